@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "mlopslab",
     "template_partials",
     "lessons",
     "sandbox",

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make run`: the whole site on 127.0.0.1 with one combined log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+
+export DEBUG=${DEBUG:-1}
+export WEB_PORT=${WEB_PORT:-8000}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+py=.venv/bin/python
+
+$py manage.py migrate --noinput
+if $py manage.py help sync_content >/dev/null 2>&1; then $py manage.py sync_content; fi
+$py manage.py create_demo_users
+
+procs=(web worker beat)
+if problem=$($py -c 'import os, sys; from mlopslab.broker import redis_problem; p = redis_problem(os.environ["REDIS_URL"]); print(p or ""); sys.exit(1 if p else 0)'); then
+  echo "Using the Redis that answers at $REDIS_URL"
+else
+  read -r host port < <($py -c 'import os; from urllib.parse import urlsplit; u = urlsplit(os.environ["REDIS_URL"]); print(u.hostname, u.port or 6379)')
+  case "$host" in
+    127.0.0.1|localhost) ;;
+    *) echo "Redis at $REDIS_URL does not answer ($problem), and only a local one can be started here." >&2; exit 1 ;;
+  esac
+  echo "Nothing answers at $REDIS_URL; starting the embedded redis-server on 127.0.0.1:$port"
+  export REDIS_PORT=$port
+  procs=(redis "${procs[@]}")
+fi
+
+echo "MLOps Lab will be at http://127.0.0.1:$WEB_PORT/ (Ctrl-C stops everything)"
+exec .venv/bin/honcho --no-colour -f scripts/Procfile -d . start "${procs[@]}"
