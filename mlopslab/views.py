@@ -14,6 +14,8 @@ from mlopslab.forms import SignupForm
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("lessons:map")
     return render(request, "home.html")
 
 

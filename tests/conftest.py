@@ -172,3 +172,14 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
             f"Chromium not found at {CHROMIUM}; under CI=true the browser tests must run. apt-get install chromium"
         )
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def course(tmp_path: Path, db: None) -> Path:
+    """Two nodes, one lesson each (the second node needs the first), a glossary term and an FAQ entry."""
+    from lessons.services import content_sync
+    from tests.content_tree import write_content_tree
+
+    root = write_content_tree(tmp_path)
+    content_sync(root=root)
+    return root

@@ -6,3 +6,77 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.isError = false;
   }
 });
+
+// Glossary terms in a lesson show their definition in place: on hover or focus,
+// and on the first tap on a touch screen (a second tap follows the link).
+(function () {
+  let popover = null;
+  let openFor = null;
+
+  function definitions() {
+    const data = document.getElementById("glossary-data");
+    return data ? JSON.parse(data.textContent) : {};
+  }
+
+  function close() {
+    if (popover) popover.remove();
+    if (openFor) openFor.removeAttribute("aria-describedby");
+    popover = null;
+    openFor = null;
+  }
+
+  function open(link) {
+    const entry = definitions()[link.dataset.term];
+    if (!entry || openFor === link) return;
+    close();
+    popover = document.createElement("div");
+    popover.className = "term-popover";
+    popover.id = "term-popover";
+    popover.setAttribute("role", "tooltip");
+    const title = document.createElement("strong");
+    title.textContent = entry.term;
+    const text = document.createElement("span");
+    text.textContent = entry.definition;
+    const more = document.createElement("a");
+    more.href = link.href;
+    more.textContent = "Open in the glossary";
+    popover.append(title, text, document.createElement("br"), more);
+    document.body.append(popover);
+    const box = link.getBoundingClientRect();
+    const left = Math.min(box.left + window.scrollX, window.scrollX + document.documentElement.clientWidth - popover.offsetWidth - 8);
+    popover.style.left = Math.max(8, left) + "px";
+    popover.style.top = box.bottom + window.scrollY + 6 + "px";
+    link.setAttribute("aria-describedby", "term-popover");
+    openFor = link;
+  }
+
+  document.addEventListener("mouseover", function (event) {
+    const link = event.target.closest("a.term");
+    if (link) open(link);
+    else if (popover && !event.target.closest(".term-popover")) close();
+  });
+  document.addEventListener("focusin", function (event) {
+    const link = event.target.closest("a.term");
+    if (link) open(link);
+  });
+  // A touch fires mouseover just before click, so whether this tap should only
+  // open the definition is decided when the finger comes down.
+  let tapOpens = false;
+  document.addEventListener("pointerdown", function (event) {
+    const link = event.target.closest("a.term");
+    tapOpens = Boolean(link) && event.pointerType !== "mouse" && openFor !== link;
+  });
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("a.term");
+    if (link && tapOpens && definitions()[link.dataset.term]) {
+      event.preventDefault();
+      tapOpens = false;
+      open(link);
+    } else if (!link && !event.target.closest(".term-popover")) {
+      close();
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") close();
+  });
+})();

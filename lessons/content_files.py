@@ -1,0 +1,347 @@
+"""Read `lessons/content/` into plain objects, or say exactly what is wrong and where.
+
+Nothing here touches the database: `lessons.services.content_sync` writes what
+this module read, and only when it read everything without an error.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+CHALLENGE_KEY = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
+LESSON_STATUSES = ("draft", "published")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class ContentError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+@dataclass
+class LessonFile:
+    path: str
+    slug: str
+    title: str
+    order: int
+    status: str
+    body: str
+    body_line: int
+    """Line of the file on which the Markdown body starts (1-based)."""
+    file_hash: str
+
+
+@dataclass
+class NodeFile:
+    path: str
+    slug: str
+    title: str
+    order: int
+    prerequisites: list[str]
+    prerequisite_lines: dict[str, int]
+    summary: str
+    objectives: list[str]
+    challenge_key: str
+    lessons: list[LessonFile] = field(default_factory=list)
+
+
+@dataclass
+class GlossaryFile:
+    slug: str
+    term: str
+    aliases: list[str]
+    definition: str
+    match_case: bool
+
+
+@dataclass
+class FaqFile:
+    order: int
+    question: str
+    answer: str
+
+
+@dataclass
+class Content:
+    nodes: list[NodeFile]
+    glossary: list[GlossaryFile]
+    faq: list[FaqFile]
+
+
+class _Reader:
+    """Collects problems instead of stopping at the first one."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def rel(self, path: Path) -> str:
+        base = self.root.parent.parent
+        return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
+
+    def problem(self, path: Path | str, line: int, message: str) -> None:
+        self.problems.append(Problem(path if isinstance(path, str) else self.rel(path), line, message))
+
+    def load_yaml(self, path: Path, text: str, first_line: int = 1) -> tuple[object, dict]:
+        """Parse YAML, returning the data and, for a mapping, the line of each top-level key."""
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = first_line + (mark.line if mark else 0)
+            self.problem(path, line, f"malformed YAML: {getattr(exc, 'problem', None) or exc}")
+            return None, {}
+        lines = {}
+        if isinstance(node, yaml.MappingNode):
+            lines = {key.value: first_line + key.start_mark.line for key, _ in node.value}
+        return data, lines
+
+    def require(self, path: Path, data: dict, lines: dict, key: str, kind: type, line: int = 1) -> object:
+        if key not in data:
+            self.problem(path, line, f"missing required key {key!r}")
+            return None
+        value = data[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.problem(path, lines.get(key, line), f"{key!r} must be {kind.__name__}, not {type(value).__name__}")
+            return None
+        if kind is str and not value.strip():
+            self.problem(path, lines.get(key, line), f"{key!r} must not be empty")
+            return None
+        return value
+
+    def slug(self, path: Path, data: dict, lines: dict, line: int = 1) -> str | None:
+        value = self.require(path, data, lines, "slug", str, line)
+        if value is not None and not SLUG.match(value):
+            self.problem(path, lines.get("slug", line), f"slug {value!r} must be lowercase words joined by hyphens")
+            return None
+        return value
+
+
+def _string_list(reader: _Reader, path: Path, data: dict, lines: dict, key: str) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        reader.problem(path, lines.get(key, 1), f"{key!r} must be a list of strings")
+        return []
+    return value
+
+
+def _read_lesson(reader: _Reader, path: Path) -> LessonFile | None:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        reader.problem(path, 1, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+        return None
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        reader.problem(path, 1, "front matter must start the file with a line of three dashes (---)")
+        return None
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        reader.problem(path, 1, "front matter is not closed by a line of three dashes (---)")
+        return None
+    data, key_lines = reader.load_yaml(path, "\n".join(lines[1:end]), first_line=2)
+    if data is None and not key_lines:
+        if not any(p.path == reader.rel(path) for p in reader.problems):
+            reader.problem(path, 2, "front matter is empty")
+        return None
+    if not isinstance(data, dict):
+        reader.problem(path, 2, "front matter must be a mapping of keys to values")
+        return None
+    slug = reader.slug(path, data, key_lines)
+    title = reader.require(path, data, key_lines, "title", str)
+    order = reader.require(path, data, key_lines, "order", int)
+    status = data.get("status", "draft")
+    if status not in LESSON_STATUSES:
+        reader.problem(path, key_lines.get("status", 1), f"status must be one of {', '.join(LESSON_STATUSES)}")
+    if None in (slug, title, order) or status not in LESSON_STATUSES:
+        return None
+    body = "\n".join(lines[end + 1 :]).strip("\n") + "\n"
+    body_line = end + 2
+    while body_line <= len(lines) and not lines[body_line - 1].strip():
+        body_line += 1
+    return LessonFile(
+        path=reader.rel(path),
+        slug=slug,
+        title=title,
+        order=order,
+        status=status,
+        body=body,
+        body_line=body_line,
+        file_hash=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def _read_node(reader: _Reader, folder: Path) -> NodeFile | None:
+    path = folder / "node.yaml"
+    if not path.exists():
+        reader.problem(reader.rel(folder) + "/node.yaml", 1, "every node folder needs a node.yaml")
+        return None
+    data, lines = reader.load_yaml(path, path.read_text(encoding="utf-8-sig"))
+    if data is None and not lines:
+        return None
+    if not isinstance(data, dict):
+        reader.problem(path, 1, "node.yaml must be a mapping of keys to values")
+        return None
+    slug = reader.slug(path, data, lines)
+    title = reader.require(path, data, lines, "title", str)
+    order = reader.require(path, data, lines, "order", int)
+    challenge = data.get("challenge", "")
+    if challenge and (not isinstance(challenge, str) or not CHALLENGE_KEY.match(challenge)):
+        reader.problem(path, lines.get("challenge", 1), f"challenge key {challenge!r} is not like 'data.two-versions'")
+        challenge = ""
+    summary = data.get("summary", "")
+    if not isinstance(summary, str):
+        reader.problem(path, lines.get("summary", 1), "'summary' must be text")
+        summary = ""
+    prerequisites = _string_list(reader, path, data, lines, "prerequisites")
+    objectives = _string_list(reader, path, data, lines, "objectives")
+    if None in (slug, title, order):
+        return None
+    return NodeFile(
+        path=reader.rel(path),
+        slug=slug,
+        title=title,
+        order=order,
+        prerequisites=prerequisites,
+        prerequisite_lines={name: lines.get("prerequisites", 1) for name in prerequisites},
+        summary=summary.strip(),
+        objectives=objectives,
+        challenge_key=challenge,
+    )
+
+
+def _read_glossary(reader: _Reader, path: Path) -> list[GlossaryFile]:
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8-sig")
+    data, _ = reader.load_yaml(path, text)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        reader.problem(path, 1, "the glossary must be a list of terms")
+        return []
+    items = yaml.compose(text, Loader=yaml.SafeLoader).value
+    entries, seen = [], {}
+    for item, node in zip(data, items, strict=True):
+        line = node.start_mark.line + 1
+        if not isinstance(item, dict):
+            reader.problem(path, line, "each glossary entry must be a mapping")
+            continue
+        lines = {key.value: key.start_mark.line + 1 for key, _ in node.value}
+        slug = reader.slug(path, item, lines, line)
+        term = reader.require(path, item, lines, "term", str, line)
+        definition = reader.require(path, item, lines, "definition", str, line)
+        aliases = _string_list(reader, path, item, lines, "aliases")
+        if None in (slug, term, definition):
+            continue
+        for name in (f"slug {slug}", *(f"phrase {v.lower()}" for v in (term, *aliases))):
+            if name in seen:
+                reader.problem(path, line, f"duplicate {name!r}, already used on line {seen[name]}")
+            seen.setdefault(name, line)
+        entries.append(GlossaryFile(slug, term, aliases, definition.strip(), bool(item.get("match_case", False))))
+    return entries
+
+
+def _read_faq(reader: _Reader, path: Path) -> list[FaqFile]:
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8-sig")
+    data, _ = reader.load_yaml(path, text)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        reader.problem(path, 1, "the FAQ must be a list of questions")
+        return []
+    entries = []
+    for order, (item, node) in enumerate(zip(data, yaml.compose(text, Loader=yaml.SafeLoader).value, strict=True), 1):
+        line = node.start_mark.line + 1
+        lines = {key.value: key.start_mark.line + 1 for key, _ in node.value} if isinstance(item, dict) else {}
+        if not isinstance(item, dict):
+            reader.problem(path, line, "each FAQ entry must be a mapping")
+            continue
+        question = reader.require(path, item, lines, "question", str, line)
+        answer = reader.require(path, item, lines, "answer", str, line)
+        if question and answer:
+            entries.append(FaqFile(order, question.strip(), answer))
+    return entries
+
+
+def _check_graph(reader: _Reader, nodes: list[NodeFile]) -> None:
+    by_slug = {node.slug: node for node in nodes}
+    for node in nodes:
+        for name in node.prerequisites:
+            if name not in by_slug:
+                reader.problem(node.path, node.prerequisite_lines[name], f"unknown prerequisite {name!r}")
+    # Depth-first search for a cycle; report each cycle once, from its first node in order.
+    state: dict[str, str] = {}
+
+    def visit(slug: str, trail: list[str]) -> None:
+        state[slug] = "active"
+        for name in by_slug[slug].prerequisites:
+            if name not in by_slug:
+                continue
+            if state.get(name) == "active":
+                cycle = [*trail[trail.index(name) :], name]
+                node = by_slug[slug]
+                reader.problem(
+                    node.path, node.prerequisite_lines[name], "prerequisites form a cycle: " + " -> ".join(cycle)
+                )
+            elif name not in state:
+                visit(name, [*trail, name])
+        state[slug] = "done"
+
+    for node in nodes:
+        if node.slug not in state:
+            visit(node.slug, [node.slug])
+
+
+def read_content(root: Path) -> Content:
+    """Read and validate every content file under `root`; raise ContentError listing all problems."""
+    reader = _Reader(root)
+    if not root.is_dir():
+        raise ContentError([Problem(str(root), 1, "content folder not found")])
+    nodes: list[NodeFile] = []
+    node_slugs: dict[str, str] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        node = _read_node(reader, folder)
+        if node is None:
+            continue
+        if node.slug in node_slugs:
+            reader.problem(node.path, 1, f"duplicate node slug {node.slug!r}, already used by {node_slugs[node.slug]}")
+            continue
+        node_slugs[node.slug] = node.path
+        lesson_slugs: dict[str, str] = {}
+        for path in sorted(folder.glob("*.md")):
+            lesson = _read_lesson(reader, path)
+            if lesson is None:
+                continue
+            if lesson.slug in lesson_slugs:
+                first = lesson_slugs[lesson.slug]
+                reader.problem(lesson.path, 2, f"duplicate lesson slug {lesson.slug!r}, already used by {first}")
+                continue
+            lesson_slugs[lesson.slug] = lesson.path
+            node.lessons.append(lesson)
+        nodes.append(node)
+    _check_graph(reader, nodes)
+    glossary = _read_glossary(reader, root / "glossary.yaml")
+    faq = _read_faq(reader, root / "faq.yaml")
+    if reader.problems:
+        raise ContentError(reader.problems)
+    return Content(nodes=sorted(nodes, key=lambda n: n.order), glossary=glossary, faq=faq)

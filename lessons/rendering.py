@@ -1,0 +1,271 @@
+"""Markdown to safe HTML for lessons and FAQ answers.
+
+markdown-it parses with raw HTML switched off, Pygments highlights fenced code on
+the server, and nh3 cleans the result against an allowlist, whoever wrote the
+source. Rendering happens when content changes (sync or admin save), never per
+request.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from html import escape
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from mdit_py_plugins.anchors import anchors_plugin
+from mdit_py_plugins.container import container_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+CALLOUTS = {"note": "Note", "warning": "Warning", "interview": "Interview tip"}
+WORDS_PER_MINUTE = 200
+
+# What survives sanitizing. No hx-* or on* attribute, no script, style or iframe.
+ALLOWED_TAGS = {
+    "a", "blockquote", "br", "code", "del", "div", "em", "h2", "h3", "h4", "h5", "h6", "hr", "li", "ol",
+    "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "class", "data-term"},
+    "code": {"class"},
+    "div": {"class"},
+    "h2": {"id"},
+    "h3": {"id"},
+    "h4": {"id"},
+    "ol": {"start"},
+    "p": {"class"},
+    "pre": {"class"},
+    "span": {"class"},
+    "td": {"style"},
+    "th": {"style"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+LinkResolver = Callable[[str], str | None]
+"""Maps `lesson:node/slug` or `node:slug` to a URL, or None when there is no such target."""
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    slug: str
+    term: str
+    variants: tuple[str, ...]
+    definition: str
+    match_case: bool = False
+
+
+@dataclass
+class Rendered:
+    html: str
+    toc: list[dict] = field(default_factory=list)
+    glossary_terms: list[str] = field(default_factory=list)
+    word_count: int = 0
+    broken_links: list[tuple[int, str]] = field(default_factory=list)
+    """(line in the source, 1-based, target) for each internal link that points nowhere."""
+
+    @property
+    def reading_minutes(self) -> int:
+        return max(1, round(self.word_count / WORDS_PER_MINUTE))
+
+
+def _highlight(code: str, lang: str, attrs: str) -> str:
+    try:
+        lexer = get_lexer_by_name(lang) if lang else None
+    except ClassNotFound:
+        lexer = None
+    body = highlight(code, lexer, HtmlFormatter(nowrap=True)) if lexer else escape(code)
+    label = escape(lang or "text")
+    return f'<pre class="highlight" data-lang="{label}"><code class="language-{label}">{body}</code></pre>\n'
+
+
+def _render_callout(self: object, tokens: list[Token], idx: int, options: object, env: dict) -> str:
+    token = tokens[idx]
+    if token.nesting == 1:
+        kind = token.info.strip().split(maxsplit=1)[0]
+        return f'<div class="callout callout--{kind}"><p class="callout__title">{CALLOUTS[kind]}</p>\n'
+    return "</div>\n"
+
+
+def _glossary_patterns(entries: Iterable[GlossaryEntry]) -> tuple[dict[str, str], re.Pattern | None, re.Pattern | None]:
+    """One pattern for case-sensitive variants (acronyms, product names), one for the rest."""
+    slug_by_variant: dict[str, str] = {}
+    exact, loose = [], []
+    for entry in entries:
+        for variant in entry.variants:
+            sensitive = entry.match_case or any(ch.isupper() for ch in variant[1:])
+            key = variant if sensitive else variant.lower()
+            slug_by_variant[key] = entry.slug
+            (exact if sensitive else loose).append(variant)
+
+    def compile_(variants: list[str], flags: int) -> re.Pattern | None:
+        if not variants:
+            return None
+        alternation = "|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))
+        return re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])", flags)
+
+    return slug_by_variant, compile_(exact, 0), compile_(loose, re.IGNORECASE)
+
+
+class _GlossaryLinker:
+    def __init__(self, entries: Iterable[GlossaryEntry]) -> None:
+        self.slug_by_variant, self.exact, self.loose = _glossary_patterns(entries)
+
+    def first_match(self, text: str, skip: set[str]) -> tuple[re.Match, str] | None:
+        best = None
+        for pattern in (self.exact, self.loose):
+            if pattern is None:
+                continue
+            for match in pattern.finditer(text):
+                found = match.group(0)
+                slug = self.slug_by_variant.get(found) or self.slug_by_variant.get(found.lower())
+                if slug and slug not in skip:
+                    if best is None or match.start() < best[0].start():
+                        best = (match, slug)
+                    break
+        return best
+
+    def __call__(self, state: StateCore) -> None:
+        linked: list[str] = state.env.setdefault("glossary_terms", [])
+        in_heading = False
+        for token in state.tokens:
+            if token.type == "heading_open":
+                in_heading = True
+            elif token.type == "heading_close":
+                in_heading = False
+            elif token.type == "inline" and not in_heading and token.children:
+                token.children = self._link_children(token.children, linked, state)
+
+    def _link_children(self, children: list[Token], linked: list[str], state: StateCore) -> list[Token]:
+        result: list[Token] = []
+        link_depth = 0
+        for child in children:
+            if child.type == "link_open":
+                link_depth += 1
+            elif child.type == "link_close":
+                link_depth -= 1
+            if child.type != "text" or link_depth:
+                result.append(child)
+                continue
+            text = child.content
+            while text:
+                found = self.first_match(text, set(linked))
+                if found is None:
+                    break
+                match, slug = found
+                linked.append(slug)
+                if match.start():
+                    result.append(_text_token(state, text[: match.start()]))
+                opening = Token("link_open", "a", 1)
+                opening.attrs = {"href": f"/glossary/#{slug}", "class": "term", "data-term": slug}
+                result += [opening, _text_token(state, match.group(0)), Token("link_close", "a", -1)]
+                text = text[match.end() :]
+            if text:
+                result.append(_text_token(state, text))
+        return result
+
+
+def _text_token(state: StateCore, content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+def _resolve_links(resolver: LinkResolver | None) -> Callable[[StateCore], None]:
+    def rule(state: StateCore) -> None:
+        broken: list[tuple[int, str]] = state.env.setdefault("broken_links", [])
+        for token in state.tokens:
+            if token.type != "inline" or not token.children:
+                continue
+            for child in token.children:
+                if child.type != "link_open":
+                    continue
+                href = str(child.attrs.get("href", ""))
+                if not href.startswith(("lesson:", "node:")):
+                    continue
+                url = resolver(href) if resolver else None
+                if url is None:
+                    broken.append((_line_of(state, token, href), href))
+                    url = "#"
+                child.attrs["href"] = url
+
+    return rule
+
+
+def _line_of(state: StateCore, token: Token, needle: str) -> int:
+    """The 1-based line of `needle` within the block that `token` came from."""
+    first, last = token.map or (0, 0)
+    lines = state.src.splitlines()
+    for number in range(first, max(last, first + 1)):
+        if number < len(lines) and needle in lines[number]:
+            first = number
+            break
+    return first + 1 + state.env.get("line_offset", 0)
+
+
+def _collect_toc(tokens: list[Token]) -> list[dict]:
+    toc = []
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag in ("h2", "h3"):
+            toc.append({"level": int(token.tag[1]), "id": token.attrs.get("id", ""), "text": tokens[index + 1].content})
+    return toc
+
+
+def _count_words(tokens: list[Token]) -> int:
+    words = 0
+    for token in tokens:
+        if token.type == "inline" or token.type in ("fence", "code_block"):
+            words += len(token.content.split())
+    return words
+
+
+def _parser(glossary: Iterable[GlossaryEntry], resolver: LinkResolver | None) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight, "typographer": False}).enable(
+        ["table", "strikethrough"]
+    )
+    anchors_plugin(md, min_level=2, max_level=3)
+    for kind in CALLOUTS:
+        container_plugin(md, kind, render=_render_callout)
+    md.core.ruler.push("internal_links", _resolve_links(resolver))
+    md.core.ruler.push("glossary", _GlossaryLinker(glossary))
+    return md
+
+
+def sanitize(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        filter_style_properties={"text-align"},
+        link_rel="noopener noreferrer",
+    )
+
+
+def render_markdown(
+    source: str,
+    *,
+    glossary: Iterable[GlossaryEntry] = (),
+    resolver: LinkResolver | None = None,
+    line_offset: int = 0,
+) -> Rendered:
+    """Render Markdown to sanitized HTML, with its table of contents and glossary links.
+
+    `line_offset` is added to reported line numbers, so that a lesson body's
+    broken links are named by their line in the whole file.
+    """
+    md = _parser(glossary, resolver)
+    env: dict = {"line_offset": line_offset}
+    tokens = md.parse(source, env)
+    html = md.renderer.render(tokens, md.options, env)
+    return Rendered(
+        html=sanitize(html),
+        toc=_collect_toc(tokens),
+        glossary_terms=list(env.get("glossary_terms", [])),
+        word_count=_count_words(tokens),
+        broken_links=list(env.get("broken_links", [])),
+    )

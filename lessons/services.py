@@ -1,0 +1,241 @@
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.urls import reverse
+
+from lessons.content_files import Content, ContentError, LessonFile, Problem, read_content
+from lessons.models import FaqEntry, GlossaryTerm, Lesson, LessonRead, Node, NodeProgress
+from lessons.rendering import GlossaryEntry, LinkResolver, Rendered, render_markdown
+
+CONTENT_ROOT = Path(__file__).resolve().parent / "content"
+
+
+@dataclass
+class SyncReport:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+
+    def count(self, bucket: dict[str, int], kind: str) -> None:
+        bucket[kind] = bucket.get(kind, 0) + 1
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed)
+
+    def __str__(self) -> str:
+        if not self.changed:
+            return "Content is up to date: nothing changed."
+        parts = []
+        for verb, bucket in (("created", self.created), ("updated", self.updated), ("removed", self.removed)):
+            parts += [f"{count} {kind} {verb}" for kind, count in sorted(bucket.items())]
+        return "Content synced: " + ", ".join(parts) + "."
+
+
+def glossary_entries(terms: Iterable[GlossaryTerm]) -> list[GlossaryEntry]:
+    return [
+        GlossaryEntry(
+            slug=t.slug,
+            term=t.term,
+            variants=(t.term, *t.aliases),
+            definition=t.definition,
+            match_case=t.match_case,
+        )
+        for t in terms
+    ]
+
+
+def link_resolver(node_slugs: Iterable[str], lesson_keys: Iterable[tuple[str, str]]) -> LinkResolver:
+    nodes, lessons = set(node_slugs), set(lesson_keys)
+
+    def resolve(target: str) -> str | None:
+        scheme, _, rest = target.partition(":")
+        if scheme == "node" and rest in nodes:
+            return reverse("lessons:node", args=[rest])
+        node, _, lesson = rest.partition("/")
+        if scheme == "lesson" and (node, lesson) in lessons:
+            return reverse("lessons:lesson", args=[node, lesson])
+        return None
+
+    return resolve
+
+
+def _database_resolver() -> LinkResolver:
+    return link_resolver(Node.objects.values_list("slug", flat=True), Lesson.objects.values_list("node__slug", "slug"))
+
+
+def lesson_render(*, lesson: Lesson) -> list[str]:
+    """Render the lesson's source into its stored HTML; return problems an author should fix."""
+    rendered = render_markdown(
+        lesson.source, glossary=glossary_entries(GlossaryTerm.objects.all()), resolver=_database_resolver()
+    )
+    _apply_rendering(lesson, rendered)
+    return [f"line {line}: link to {target!r}, which does not exist" for line, target in rendered.broken_links]
+
+
+def _apply_rendering(lesson: Lesson, rendered: Rendered) -> None:
+    lesson.html = rendered.html
+    lesson.toc = rendered.toc
+    lesson.glossary_terms = rendered.glossary_terms
+    lesson.word_count = rendered.word_count
+    lesson.reading_minutes = rendered.reading_minutes
+
+
+def _save_if_changed(obj: object, values: dict, report: SyncReport, kind: str) -> bool:
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    for name in changed:
+        setattr(obj, name, values[name])
+    if obj.pk is None:
+        obj.save()
+        report.count(report.created, kind)
+        return True
+    if changed:
+        obj.save()
+        report.count(report.updated, kind)
+        return True
+    return False
+
+
+def _render_lessons(content: Content, existing: dict[tuple[str, str], Lesson]) -> dict[str, tuple[str, Rendered]]:
+    """Render every lesson before anything is written, so a broken link stops the whole sync."""
+    glossary = [
+        GlossaryEntry(g.slug, g.term, (g.term, *g.aliases), g.definition, g.match_case) for g in content.glossary
+    ]
+    resolver = link_resolver(
+        (n.slug for n in content.nodes), ((n.slug, lesson.slug) for n in content.nodes for lesson in n.lessons)
+    )
+    problems, results = [], {}
+    for node in content.nodes:
+        for lesson_file in node.lessons:
+            current = existing.get((node.slug, lesson_file.slug))
+            source = _source_for(lesson_file, current)
+            rendered = render_markdown(
+                source, glossary=glossary, resolver=resolver, line_offset=lesson_file.body_line - 1
+            )
+            for line, target in rendered.broken_links:
+                problems.append(Problem(lesson_file.path, line, f"link to {target!r}, which does not exist"))
+            results[lesson_file.path] = (source, rendered)
+    if problems:
+        raise ContentError(problems)
+    return results
+
+
+def _source_for(lesson_file: LessonFile, current: Lesson | None) -> str:
+    # An unchanged file keeps whatever an instructor saved in the admin since;
+    # a changed file wins.
+    if current is not None and current.file_hash == lesson_file.file_hash:
+        return current.source
+    return lesson_file.body
+
+
+def content_sync(*, root: Path = CONTENT_ROOT) -> SyncReport:
+    """Load the content folder into the database in one transaction, changing only what differs.
+
+    Raises ContentError, having written nothing, when any file is invalid.
+    """
+    content = read_content(root)
+    report = SyncReport()
+    with transaction.atomic():
+        existing = {(lesson.node.slug, lesson.slug): lesson for lesson in Lesson.objects.select_related("node")}
+        rendered = _render_lessons(content, existing)
+        _sync_glossary(content, report)
+        _sync_faq(content, report)
+        nodes = _sync_nodes(content, report)
+        _sync_lessons(content, nodes, existing, rendered, report)
+    return report
+
+
+def _sync_glossary(content: Content, report: SyncReport) -> None:
+    current = {term.slug: term for term in GlossaryTerm.objects.all()}
+    for entry in content.glossary:
+        values = {
+            "term": entry.term,
+            "aliases": entry.aliases,
+            "definition": entry.definition,
+            "match_case": entry.match_case,
+        }
+        _save_if_changed(current.pop(entry.slug, GlossaryTerm(slug=entry.slug)), values, report, "glossary terms")
+    for term in current.values():
+        term.delete()
+        report.count(report.removed, "glossary terms")
+
+
+def _sync_faq(content: Content, report: SyncReport) -> None:
+    current = {entry.order: entry for entry in FaqEntry.objects.all()}
+    for item in content.faq:
+        html = render_markdown(item.answer).html
+        values = {"question": item.question, "answer_source": item.answer, "answer_html": html}
+        _save_if_changed(current.pop(item.order, FaqEntry(order=item.order)), values, report, "FAQ entries")
+    for entry in current.values():
+        entry.delete()
+        report.count(report.removed, "FAQ entries")
+
+
+def _sync_nodes(content: Content, report: SyncReport) -> dict[str, Node]:
+    current = {node.slug: node for node in Node.objects.prefetch_related("prerequisites")}
+    nodes = {}
+    for node_file in content.nodes:
+        values = {
+            "title": node_file.title,
+            "order": node_file.order,
+            "summary": node_file.summary,
+            "objectives": node_file.objectives,
+            "challenge_key": node_file.challenge_key,
+            "source_path": node_file.path,
+        }
+        node = current.pop(node_file.slug, None) or Node(slug=node_file.slug)
+        _save_if_changed(node, values, report, "nodes")
+        nodes[node.slug] = node
+    for node_file in content.nodes:
+        node = nodes[node_file.slug]
+        wanted = {nodes[name].pk for name in node_file.prerequisites}
+        if {p.pk for p in node.prerequisites.all()} != wanted:
+            node.prerequisites.set(wanted)
+            report.count(report.updated, "prerequisite lists")
+    for node in current.values():
+        if node.source_path:
+            node.delete()
+            report.count(report.removed, "nodes")
+    return nodes
+
+
+def _sync_lessons(
+    content: Content,
+    nodes: dict[str, Node],
+    existing: dict[tuple[str, str], Lesson],
+    rendered: dict[str, tuple[str, Rendered]],
+    report: SyncReport,
+) -> None:
+    for node_file in content.nodes:
+        for lesson_file in node_file.lessons:
+            lesson = existing.pop((node_file.slug, lesson_file.slug), None)
+            lesson = lesson or Lesson(node=nodes[node_file.slug], slug=lesson_file.slug)
+            source, result = rendered[lesson_file.path]
+            values = {
+                "title": lesson_file.title,
+                "order": lesson_file.order,
+                "status": lesson_file.status,
+                "source": source,
+                "html": result.html,
+                "toc": result.toc,
+                "glossary_terms": result.glossary_terms,
+                "word_count": result.word_count,
+                "reading_minutes": result.reading_minutes,
+                "source_path": lesson_file.path,
+                "file_hash": lesson_file.file_hash,
+            }
+            _save_if_changed(lesson, values, report, "lessons")
+    for lesson in existing.values():
+        if lesson.source_path:
+            lesson.delete()
+            report.count(report.removed, "lessons")
+
+
+def lesson_mark_read(*, user: User, lesson: Lesson) -> None:
+    """Record that the learner read the lesson, and that they have started its node. Idempotent."""
+    with transaction.atomic():
+        LessonRead.objects.get_or_create(user=user, lesson=lesson)
+        NodeProgress.objects.get_or_create(user=user, node=lesson.node)
