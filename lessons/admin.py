@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from lessons.models import FaqEntry, GlossaryTerm, Lesson, Node
+from lessons.models import Choice, FaqEntry, GlossaryTerm, Lesson, Node, Question
 from lessons.rendering import render_markdown
+from lessons.selectors import most_chosen_wrong_answer
 from lessons.services import lesson_render
 
 
@@ -50,3 +52,60 @@ class FaqEntryAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: FaqEntry, form: object, change: bool) -> None:
         obj.answer_html = render_markdown(obj.answer_source).html
         super().save_model(request, obj, form, change)
+
+
+class ChoiceInline(admin.TabularInline):
+    model = Choice
+    fields = ("order", "text", "correct", "feedback")
+    extra = 0
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    """Question statistics for instructors: how often each is answered, how often right, the favourite mistake."""
+
+    list_display = ("qid", "node", "kind", "answered", "share_correct", "most_chosen_wrong")
+    list_filter = ("node", "kind", "difficulty")
+    search_fields = ("qid", "prompt")
+    readonly_fields = ("source_path",)
+    inlines = [ChoiceInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Question]:
+        graded = Q(answers__correct__isnull=False)
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("node")
+            .annotate(
+                n_answered=Count("answers", filter=graded),
+                n_correct=Count("answers", filter=Q(answers__correct=True)),
+            )
+        )
+
+    @admin.display(description="answers", ordering="n_answered")
+    def answered(self, question: Question) -> int:
+        return question.n_answered
+
+    @admin.display(description="correct")
+    def share_correct(self, question: Question) -> str:
+        if not question.n_answered:
+            return "–"
+        return f"{100 * question.n_correct / question.n_answered:.0f}%"
+
+    @admin.display(description="most chosen wrong answer")
+    def most_chosen_wrong(self, question: Question) -> str:
+        return most_chosen_wrong_answer(question) or "–"
+
+    def save_model(self, request: HttpRequest, obj: Question, form: object, change: bool) -> None:
+        obj.prompt_html = render_markdown(obj.prompt).html
+        obj.explanation_html = render_markdown(obj.explanation).html
+        obj.model_answer_html = render_markdown(obj.model_answer).html if obj.model_answer else ""
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request: HttpRequest, form: object, formset: object, change: bool) -> None:
+        for choice in formset.save(commit=False):
+            choice.text_html = render_markdown(choice.text).html
+            choice.feedback_html = render_markdown(choice.feedback).html if choice.feedback else ""
+            choice.save()
+        for removed in formset.deleted_objects:
+            removed.delete()

@@ -14,6 +14,7 @@ import yaml
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CHALLENGE_KEY = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 LESSON_STATUSES = ("draft", "published")
+RESERVED_LESSON_SLUGS = {"quiz"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,28 @@ class LessonFile:
 
 
 @dataclass
+class ChoiceFile:
+    text: str
+    correct: bool
+    feedback: str
+
+
+@dataclass
+class QuestionFile:
+    path: str
+    line: int
+    qid: str
+    kind: str
+    prompt: str
+    explanation: str
+    difficulty: int
+    tags: list[str]
+    choices: list[ChoiceFile]
+    answer: dict
+    model_answer: str
+
+
+@dataclass
 class NodeFile:
     path: str
     slug: str
@@ -56,7 +79,9 @@ class NodeFile:
     summary: str
     objectives: list[str]
     challenge_key: str
+    pass_mark: int = 80
     lessons: list[LessonFile] = field(default_factory=list)
+    questions: list[QuestionFile] = field(default_factory=list)
 
 
 @dataclass
@@ -165,6 +190,9 @@ def _read_lesson(reader: _Reader, path: Path) -> LessonFile | None:
         reader.problem(path, 2, "front matter must be a mapping of keys to values")
         return None
     slug = reader.slug(path, data, key_lines)
+    if slug in RESERVED_LESSON_SLUGS:
+        reader.problem(path, key_lines.get("slug", 1), f"slug {slug!r} is reserved for the node's own pages")
+        slug = None
     title = reader.require(path, data, key_lines, "title", str)
     order = reader.require(path, data, key_lines, "order", int)
     status = data.get("status", "draft")
@@ -212,6 +240,10 @@ def _read_node(reader: _Reader, folder: Path) -> NodeFile | None:
         summary = ""
     prerequisites = _string_list(reader, path, data, lines, "prerequisites")
     objectives = _string_list(reader, path, data, lines, "objectives")
+    pass_mark = data.get("pass_mark", 80)
+    if not isinstance(pass_mark, int) or isinstance(pass_mark, bool) or not 1 <= pass_mark <= 100:
+        reader.problem(path, lines.get("pass_mark", 1), "pass_mark must be a whole percentage from 1 to 100")
+        pass_mark = 80
     if None in (slug, title, order):
         return None
     return NodeFile(
@@ -224,6 +256,7 @@ def _read_node(reader: _Reader, folder: Path) -> NodeFile | None:
         summary=summary.strip(),
         objectives=objectives,
         challenge_key=challenge,
+        pass_mark=pass_mark,
     )
 
 
@@ -283,6 +316,140 @@ def _read_faq(reader: _Reader, path: Path) -> list[FaqFile]:
     return entries
 
 
+QUESTION_KINDS = ("single", "multiple", "true_false", "ordering", "numeric", "explain")
+
+
+def _read_choices(reader: _Reader, path: Path, item: dict, lines: dict, line: int) -> list[ChoiceFile]:
+    raw = item.get("choices")
+    if not isinstance(raw, list) or len(raw) < 2:
+        reader.problem(path, lines.get("choices", line), "a choice question needs a list of at least two choices")
+        return []
+    choices = []
+    for choice in raw:
+        if not isinstance(choice, dict) or not isinstance(choice.get("text"), str) or not choice["text"].strip():
+            reader.problem(path, lines.get("choices", line), "each choice needs a non-empty 'text'")
+            return []
+        if not isinstance(choice.get("correct", False), bool):
+            reader.problem(path, lines.get("choices", line), "a choice's 'correct' must be true or false")
+            return []
+        feedback = choice.get("feedback", "")
+        choices.append(ChoiceFile(choice["text"].strip(), choice.get("correct", False), str(feedback or "").strip()))
+    texts = [c.text for c in choices]
+    if len(set(texts)) != len(texts):
+        reader.problem(path, lines.get("choices", line), "two choices have the same text")
+    return choices
+
+
+def _question_key(reader: _Reader, path: Path, item: dict, lines: dict, line: int, kind: str) -> dict | None:
+    """The answer of a non-choice question, checked for its kind."""
+    where = lines.get("answer", line)
+    answer = item.get("answer")
+    if kind == "true_false":
+        if not isinstance(answer, bool):
+            reader.problem(path, where, "a true_false question needs 'answer: true' or 'answer: false'")
+            return None
+        return {"value": answer}
+    if kind == "numeric":
+        tolerance = item.get("tolerance", 0)
+        if not isinstance(answer, int | float) or isinstance(answer, bool):
+            reader.problem(path, where, "a numeric question needs a number as 'answer'")
+            return None
+        if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or tolerance < 0:
+            reader.problem(path, lines.get("tolerance", line), "'tolerance' must be a number of zero or more")
+            return None
+        return {"value": answer, "tolerance": tolerance, "unit": str(item.get("unit") or "")}
+    if kind == "ordering":
+        items = item.get("items")
+        if not isinstance(items, list) or len(items) < 3 or not all(isinstance(i, str) for i in items):
+            reader.problem(path, lines.get("items", line), "an ordering question needs at least three 'items' (text)")
+            return None
+        if len(set(items)) != len(items):
+            reader.problem(path, lines.get("items", line), "two ordering items have the same text")
+            return None
+        if not isinstance(answer, list) or sorted(map(str, answer)) != sorted(items):
+            reader.problem(path, where, "the 'answer' of an ordering question must be a permutation of its 'items'")
+            return None
+        return {"order": answer}
+    return {}
+
+
+def _read_questions(reader: _Reader, path: Path, seen: dict[str, str]) -> list[QuestionFile]:
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8-sig")
+    data, _ = reader.load_yaml(path, text)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        reader.problem(path, 1, "questions.yaml must be a list of questions")
+        return []
+    questions = []
+    for item, node in zip(data, yaml.compose(text, Loader=yaml.SafeLoader).value, strict=True):
+        line = node.start_mark.line + 1
+        if not isinstance(item, dict):
+            reader.problem(path, line, "each question must be a mapping")
+            continue
+        lines = {key.value: key.start_mark.line + 1 for key, _ in node.value}
+        qid = reader.require(path, item, lines, "id", str, line)
+        if qid is not None and not SLUG.match(qid):
+            reader.problem(path, lines["id"], f"id {qid!r} must be lowercase words joined by hyphens")
+            qid = None
+        if qid is not None:
+            if qid in seen:
+                reader.problem(path, lines["id"], f"duplicate question id {qid!r}, already used in {seen[qid]}")
+            seen.setdefault(qid, f"{reader.rel(path)}:{line}")
+        kind = item.get("kind")
+        if kind not in QUESTION_KINDS:
+            reader.problem(path, lines.get("kind", line), f"kind must be one of {', '.join(QUESTION_KINDS)}")
+            continue
+        prompt = reader.require(path, item, lines, "prompt", str, line)
+        explanation = reader.require(path, item, lines, "explanation", str, line)
+        difficulty = item.get("difficulty", 2)
+        if difficulty not in (1, 2, 3):
+            reader.problem(path, lines.get("difficulty", line), "difficulty must be 1, 2 or 3")
+        tags = _string_list(reader, path, item, lines, "tags")
+        choices: list[ChoiceFile] = []
+        key: dict | None = {}
+        model_answer = ""
+        if kind in ("single", "multiple"):
+            choices = _read_choices(reader, path, item, lines, line)
+            right = sum(c.correct for c in choices)
+            if choices and kind == "single" and right != 1:
+                reader.problem(
+                    path,
+                    lines.get("choices", line),
+                    f"a single-choice question needs exactly one correct choice, not {right}",
+                )
+            if choices and kind == "multiple" and (right == 0 or right == len(choices)):
+                reader.problem(
+                    path,
+                    lines.get("choices", line),
+                    "a multiple-choice question needs at least one correct and one wrong choice",
+                )
+        elif kind == "explain":
+            model_answer = reader.require(path, item, lines, "model_answer", str, line) or ""
+        else:
+            key = _question_key(reader, path, item, lines, line, kind)
+        if None in (qid, prompt, explanation, key) or (kind == "explain" and not model_answer):
+            continue
+        questions.append(
+            QuestionFile(
+                path=reader.rel(path),
+                line=line,
+                qid=qid,
+                kind=kind,
+                prompt=prompt.strip(),
+                explanation=explanation.strip(),
+                difficulty=difficulty if difficulty in (1, 2, 3) else 2,
+                tags=tags,
+                choices=choices,
+                answer=key,
+                model_answer=model_answer.strip(),
+            )
+        )
+    return questions
+
+
 def _check_graph(reader: _Reader, nodes: list[NodeFile]) -> None:
     by_slug = {node.slug: node for node in nodes}
     for node in nodes:
@@ -319,6 +486,7 @@ def read_content(root: Path) -> Content:
         raise ContentError([Problem(str(root), 1, "content folder not found")])
     nodes: list[NodeFile] = []
     node_slugs: dict[str, str] = {}
+    question_ids: dict[str, str] = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         node = _read_node(reader, folder)
         if node is None:
@@ -338,6 +506,7 @@ def read_content(root: Path) -> Content:
                 continue
             lesson_slugs[lesson.slug] = lesson.path
             node.lessons.append(lesson)
+        node.questions = _read_questions(reader, folder / "questions.yaml", question_ids)
         nodes.append(node)
     _check_graph(reader, nodes)
     glossary = _read_glossary(reader, root / "glossary.yaml")

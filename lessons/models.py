@@ -12,6 +12,7 @@ class Node(models.Model):
     summary = models.TextField(blank=True)
     objectives = models.JSONField(default=list, blank=True)
     challenge_key = models.CharField(max_length=80, blank=True)
+    pass_mark = models.PositiveSmallIntegerField(default=80, help_text="Percent of quiz questions to answer correctly.")
     prerequisites = models.ManyToManyField("self", symmetrical=False, related_name="dependants", blank=True)
     source_path = models.CharField(max_length=200, blank=True, help_text="Content file this node was loaded from.")
 
@@ -77,6 +78,8 @@ class NodeProgress(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="node_progress")
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="progress")
     started_at = models.DateTimeField(auto_now_add=True)
+    quiz_passed_at = models.DateTimeField(null=True, blank=True)
+    challenge_met_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -116,3 +119,133 @@ class FaqEntry(models.Model):
 
     def __str__(self) -> str:
         return self.question
+
+
+class LearnerProfile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="learner_profile")
+    free_roam = models.BooleanField(
+        default=False, help_text="Open every node to explore; completion still needs each quiz and challenge."
+    )
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        SINGLE = "single", "Single choice"
+        MULTIPLE = "multiple", "Select all that apply"
+        TRUE_FALSE = "true_false", "True or false"
+        ORDERING = "ordering", "Put in order"
+        NUMERIC = "numeric", "Number"
+        EXPLAIN = "explain", "Explain it"
+
+    CHOICE_KINDS = (Kind.SINGLE, Kind.MULTIPLE)
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="questions")
+    qid = models.SlugField(max_length=120, unique=True, verbose_name="id")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    order = models.PositiveSmallIntegerField(default=0)
+    difficulty = models.PositiveSmallIntegerField(default=2)
+    tags = models.JSONField(default=list, blank=True)
+    prompt = models.TextField()
+    prompt_html = models.TextField(editable=False)
+    explanation = models.TextField()
+    explanation_html = models.TextField(editable=False)
+    answer = models.JSONField(
+        default=dict, blank=True, help_text="The key for non-choice kinds: value, tolerance, unit, items, order."
+    )
+    model_answer = models.TextField(blank=True)
+    model_answer_html = models.TextField(blank=True, editable=False)
+    source_path = models.CharField(max_length=200, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["node__order", "order"]
+
+    def __str__(self) -> str:
+        return self.qid
+
+    @property
+    def is_graded(self) -> bool:
+        return self.kind != self.Kind.EXPLAIN
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    order = models.PositiveSmallIntegerField()
+    text = models.TextField()
+    text_html = models.TextField(editable=False)
+    correct = models.BooleanField(default=False)
+    feedback = models.TextField(blank=True)
+    feedback_html = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["question", "order"]
+        constraints = [models.UniqueConstraint(fields=["question", "order"], name="choice_order_unique")]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class QuizAttempt(models.Model):
+    """One sitting: a node quiz, a timed interview session, or a spaced-repetition review."""
+
+    class Mode(models.TextChoices):
+        NODE = "node", "Node quiz"
+        INTERVIEW = "interview", "Interview session"
+        REVIEW = "review", "Review"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_attempts")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.NODE)
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, null=True, blank=True, related_name="attempts")
+    stages = models.JSONField(default=list, blank=True, help_text="Node slugs an interview session draws from.")
+    seed = models.PositiveIntegerField()
+    question_ids = models.JSONField(default=list, help_text="Question primary keys in the order this attempt shows.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    deadline = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    correct = models.PositiveSmallIntegerField(default=0)
+    graded = models.PositiveSmallIntegerField(default=0, help_text="Graded questions in the attempt.")
+    passed = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_mode_display()} #{self.pk} by {self.user}"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.correct / self.graded) if self.graded else 0
+
+
+class Answer(models.Model):
+    attempt = models.ForeignKey(QuizAttempt, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
+    response = models.JSONField(default=dict, blank=True)
+    correct = models.BooleanField(null=True, help_text="Empty for explain-it cards.")
+    rating = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Self-rating 1-4 for explain-it cards.")
+    answered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["attempt", "question"], name="one_answer_per_question")]
+
+    def __str__(self) -> str:
+        return f"{self.question} in {self.attempt}"
+
+
+class ReviewCard(models.Model):
+    """A question in a learner's review queue, scheduled with FSRS."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_cards")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="review_cards")
+    state = models.JSONField(help_text="fsrs.Card.to_dict()")
+    due = models.DateTimeField(db_index=True)
+    reviews = models.PositiveIntegerField(default=0)
+    last_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "question"], name="one_review_card_per_question")]
+
+    def __str__(self) -> str:
+        return f"{self.question} for {self.user}, due {self.due:%Y-%m-%d %H:%M}"

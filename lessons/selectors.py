@@ -1,9 +1,11 @@
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 
-from lessons.models import GlossaryTerm, Lesson, LessonRead, Node, NodeProgress
+from lessons.challenges import ChallengeStatus, challenge_status
+from lessons.models import GlossaryTerm, LearnerProfile, Lesson, LessonRead, Node, NodeProgress, Question, QuizAttempt
 
 AUTHOR_PERMISSION = "lessons.author_content"
 
@@ -27,6 +29,10 @@ class NodeState:
     @property
     def state_label(self) -> str:
         return {"locked": "Locked", "open": "Open", "in_progress": "In progress", "completed": "Completed"}[self.state]
+
+
+def free_roam(user: User) -> bool:
+    return LearnerProfile.objects.filter(user=user, free_roam=True).exists()
 
 
 def _join_titles(titles: list[str]) -> str:
@@ -79,6 +85,7 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
         .values_list("lesson__node_id", "n")
     )
     depth = _depths(nodes)
+    roaming = free_roam(user)
     lanes: dict[int, int] = {}
     states = []
     for node in nodes:
@@ -86,7 +93,7 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
         missing = [p for p in sorted(parents, key=lambda n: n.order) if p.pk not in completed]
         if node.pk in completed:
             state = "completed"
-        elif missing:
+        elif missing and not roaming:
             state = "locked"
         elif node.pk in started or reads.get(node.pk):
             state = "in_progress"
@@ -98,7 +105,7 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
             NodeState(
                 node=node,
                 state=state,
-                reason=_locked_reason(missing) if missing else "",
+                reason=_locked_reason(missing) if missing and not roaming else "",
                 lesson_count=node.published,
                 lessons_read=reads.get(node.pk, 0),
                 depth=depth[node.pk],
@@ -115,7 +122,9 @@ def node_lock_reason(*, user: User, node: Node) -> str | None:
         NodeProgress.objects.filter(user=user, completed_at__isnull=False).values_list("node_id", flat=True)
     )
     missing = [p for p in node.prerequisites.order_by("order") if p.pk not in completed]
-    return _locked_reason(missing) if missing else None
+    if not missing or free_roam(user):
+        return None
+    return _locked_reason(missing)
 
 
 def node_lessons(*, user: User, node: Node) -> list[Lesson]:
@@ -135,3 +144,51 @@ def glossary_search(*, query: str) -> list[GlossaryTerm]:
     named = [t for t in terms if needle in t.term.lower() or any(needle in a.lower() for a in t.aliases)]
     described = [t for t in terms if t not in named and needle in t.definition.lower()]
     return named + described
+
+
+@dataclass
+class NodeStanding:
+    progress: NodeProgress | None
+    challenge: ChallengeStatus | None
+    attempts: list[QuizAttempt]
+
+    @property
+    def quiz_passed(self) -> bool:
+        return bool(self.progress and self.progress.quiz_passed_at)
+
+    @property
+    def completed(self) -> bool:
+        return bool(self.progress and self.progress.completed_at)
+
+
+def node_standing(*, user: User, node: Node) -> NodeStanding:
+    """What the learner has done towards completing the node: quiz attempts and the challenge."""
+    return NodeStanding(
+        progress=NodeProgress.objects.filter(user=user, node=node).first(),
+        challenge=challenge_status(node.challenge_key, user) if node.challenge_key else None,
+        attempts=list(QuizAttempt.objects.filter(user=user, node=node, mode=QuizAttempt.Mode.NODE)),
+    )
+
+
+def dependants_open(*, user: User, node: Node) -> list[NodeState]:
+    """The stages that need this node and are open to the learner now."""
+    return [s for s in lifecycle_map(user=user) if node.slug in s.prerequisite_slugs and not s.is_locked]
+
+
+def most_chosen_wrong_answer(question: Question) -> str:
+    """The wrong answer learners gave most often, in words, with its count."""
+
+    wrong = question.answers.filter(correct=False).values_list("response", flat=True)
+    counts: Counter = Counter()
+    if question.kind in ("single", "multiple"):
+        texts = {c.pk: c.text for c in question.choices.all() if not c.correct}
+        for response in wrong:
+            counts.update(texts[pk] for pk in response.get("choices", []) if pk in texts)
+    else:
+        for response in wrong:
+            value = response.get("value", response.get("order"))
+            counts[" → ".join(value) if isinstance(value, list) else str(value)] += 1
+    if not counts:
+        return ""
+    text, count = counts.most_common(1)[0]
+    return f"{text} ({count}×)"

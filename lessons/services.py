@@ -7,7 +7,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from lessons.content_files import Content, ContentError, LessonFile, Problem, read_content
-from lessons.models import FaqEntry, GlossaryTerm, Lesson, LessonRead, Node, NodeProgress
+from lessons.models import Choice, FaqEntry, GlossaryTerm, Lesson, LessonRead, Node, NodeProgress, Question
 from lessons.rendering import GlossaryEntry, LinkResolver, Rendered, render_markdown
 
 CONTENT_ROOT = Path(__file__).resolve().parent / "content"
@@ -145,6 +145,7 @@ def content_sync(*, root: Path = CONTENT_ROOT) -> SyncReport:
         _sync_faq(content, report)
         nodes = _sync_nodes(content, report)
         _sync_lessons(content, nodes, existing, rendered, report)
+        _sync_questions(content, nodes, report)
     return report
 
 
@@ -184,6 +185,7 @@ def _sync_nodes(content: Content, report: SyncReport) -> dict[str, Node]:
             "summary": node_file.summary,
             "objectives": node_file.objectives,
             "challenge_key": node_file.challenge_key,
+            "pass_mark": node_file.pass_mark,
             "source_path": node_file.path,
         }
         node = current.pop(node_file.slug, None) or Node(slug=node_file.slug)
@@ -232,6 +234,56 @@ def _sync_lessons(
         if lesson.source_path:
             lesson.delete()
             report.count(report.removed, "lessons")
+
+
+def _html(source: str) -> str:
+    return render_markdown(source).html if source else ""
+
+
+def _sync_questions(content: Content, nodes: dict[str, Node], report: SyncReport) -> None:
+    current = {q.qid: q for q in Question.objects.prefetch_related("choices")}
+    for node_file in content.nodes:
+        for order, item in enumerate(node_file.questions, 1):
+            question = current.pop(item.qid, None) or Question(qid=item.qid)
+            values = {
+                "node_id": nodes[node_file.slug].pk,
+                "kind": item.kind,
+                "order": order,
+                "difficulty": item.difficulty,
+                "tags": item.tags,
+                "prompt": item.prompt,
+                "prompt_html": _html(item.prompt),
+                "explanation": item.explanation,
+                "explanation_html": _html(item.explanation),
+                "answer": item.answer,
+                "model_answer": item.model_answer,
+                "model_answer_html": _html(item.model_answer),
+                "source_path": item.path,
+            }
+            _save_if_changed(question, values, report, "questions")
+            _sync_choices(question, item.choices, report)
+    for question in current.values():
+        if question.source_path:
+            question.delete()
+            report.count(report.removed, "questions")
+
+
+def _sync_choices(question: Question, choices: list, report: SyncReport) -> None:
+    # Updated in place by position, so answers already given keep pointing at their choice.
+    current = {choice.order: choice for choice in question.choices.all()}
+    for order, item in enumerate(choices, 1):
+        choice = current.pop(order, None) or Choice(question=question, order=order)
+        values = {
+            "text": item.text,
+            "text_html": _html(item.text),
+            "correct": item.correct,
+            "feedback": item.feedback,
+            "feedback_html": _html(item.feedback),
+        }
+        _save_if_changed(choice, values, report, "choices")
+    for choice in current.values():
+        choice.delete()
+        report.count(report.removed, "choices")
 
 
 def lesson_mark_read(*, user: User, lesson: Lesson) -> None:

@@ -4,11 +4,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons import selectors, services
+from lessons import attempts, selectors, services
 from lessons.models import FaqEntry, GlossaryTerm, Lesson, Node
 
 
-def _locked(request: HttpRequest, node: Node, reason: str) -> HttpResponse:
+def locked_response(request: HttpRequest, node: Node, reason: str) -> HttpResponse:
     return render(request, "lessons/locked.html", {"node": node, "reason": reason}, status=403)
 
 
@@ -42,9 +42,15 @@ def node_detail(request: HttpRequest, node_slug: str) -> HttpResponse:
     node = get_object_or_404(Node, slug=node_slug)
     reason = selectors.node_lock_reason(user=request.user, node=node)
     if reason:
-        return _locked(request, node, reason)
+        return locked_response(request, node, reason)
+    attempts.progress_refresh(user=request.user, nodes=[node])
     lessons = selectors.node_lessons(user=request.user, node=node)
-    context = {"node": node, "lessons": lessons, "read_count": sum(item.is_read for item in lessons)}
+    context = {
+        "node": node,
+        "lessons": lessons,
+        "read_count": sum(item.is_read for item in lessons),
+        "standing": selectors.node_standing(user=request.user, node=node),
+    }
     return render(request, "lessons/node.html", context)
 
 
@@ -53,7 +59,7 @@ def node_detail(request: HttpRequest, node_slug: str) -> HttpResponse:
 def lesson_detail(request: HttpRequest, node_slug: str, lesson_slug: str) -> HttpResponse:
     lesson, reason = _readable_lesson(request, node_slug, lesson_slug)
     if reason:
-        return _locked(request, lesson.node, reason)
+        return locked_response(request, lesson.node, reason)
     lessons = selectors.node_lessons(user=request.user, node=lesson.node)
     index = next(i for i, item in enumerate(lessons) if item.pk == lesson.pk)
     terms = GlossaryTerm.objects.filter(slug__in=lesson.glossary_terms)
@@ -75,7 +81,7 @@ def lesson_detail(request: HttpRequest, node_slug: str, lesson_slug: str) -> Htt
 def lesson_mark_read(request: HttpRequest, node_slug: str, lesson_slug: str) -> HttpResponse:
     lesson, reason = _readable_lesson(request, node_slug, lesson_slug)
     if reason:
-        return _locked(request, lesson.node, reason)
+        return locked_response(request, lesson.node, reason)
     services.lesson_mark_read(user=request.user, lesson=lesson)
     lessons = selectors.node_lessons(user=request.user, node=lesson.node)
     context = {

@@ -1,8 +1,12 @@
 from django.http import HttpRequest
 
+from lessons.attempts import reviews_due
+
 AUTHOR_PERMISSION = "lessons.author_content"
 
 
-def navigation(request: HttpRequest) -> dict[str, bool]:
+def navigation(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
-    return {"can_author": bool(user and user.is_authenticated and user.has_perm(AUTHOR_PERMISSION))}
+    if not (user and user.is_authenticated):
+        return {"can_author": False, "reviews_due": 0}
+    return {"can_author": user.has_perm(AUTHOR_PERMISSION), "reviews_due": reviews_due(user=user).count()}

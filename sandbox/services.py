@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from lessons.attempts import progress_refresh
 from mlopslab.broker import redis_problem
 from sandbox.models import Job
 from sandbox.runners import RUNNERS, JobError
@@ -126,7 +127,9 @@ def job_execute(*, job_id: int, redelivered: bool = False) -> None:
         logger.exception("job %s failed", job_id)
         _job_finish(job_id, Job.Status.FAILED, error=f"The job failed unexpectedly: {type(exc).__name__}: {exc}")
     else:
-        _job_finish(job_id, Job.Status.SUCCEEDED, result=result)
+        if _job_finish(job_id, Job.Status.SUCCEEDED, result=result):
+            # A finished job may meet a stage's challenge.
+            progress_refresh(user=job.owner)
 
 
 def jobs_fail_abandoned(*, now: timezone.datetime | None = None) -> int:

@@ -176,10 +176,12 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 @pytest.fixture
 def course(tmp_path: Path, db: None) -> Path:
-    """Two nodes, one lesson each (the second node needs the first), a glossary term and an FAQ entry."""
+    """Two nodes, one lesson each (the second needs the first), one question of every kind in the first,
+    a glossary term and an FAQ entry."""
     from lessons.services import content_sync
-    from tests.content_tree import write_content_tree
+    from tests.content_tree import write_content_tree, write_questions
 
     root = write_content_tree(tmp_path)
+    write_questions(root)
     content_sync(root=root)
     return root

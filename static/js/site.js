@@ -1,7 +1,7 @@
 // Validation and refusal answers carry a fragment that explains what was wrong;
 // htmx leaves 4xx/5xx answers unswapped unless told otherwise.
 document.addEventListener("htmx:beforeSwap", function (event) {
-  if ([409, 422, 429, 503].includes(event.detail.xhr.status)) {
+  if ([400, 403, 409, 422, 429, 503].includes(event.detail.xhr.status)) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }
@@ -79,4 +79,20 @@ document.addEventListener("htmx:beforeSwap", function (event) {
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") close();
   });
+})();
+
+// A timed session's countdown. The server keeps the real clock: when this one
+// reaches zero, the page reloads and the server ends the session.
+(function () {
+  const timer = document.querySelector(".timer[data-deadline]");
+  if (!timer) return;
+  const deadline = new Date(timer.dataset.deadline).getTime();
+  const value = timer.querySelector(".timer__value");
+  function tick() {
+    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    value.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    if (left === 0) window.location.reload();
+    else window.setTimeout(tick, 1000);
+  }
+  tick();
 })();

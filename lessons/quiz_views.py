@@ -1,0 +1,149 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from lessons import attempts, charts, grading, selectors
+from lessons.models import LearnerProfile, Node, Question, QuizAttempt
+from lessons.views import locked_response
+
+
+def _attempt_for(request: HttpRequest, attempt_id: int) -> tuple[QuizAttempt, HttpResponse | None]:
+    """The learner's own attempt, or 404; for a node quiz, a 403 while the node is locked."""
+    attempt = get_object_or_404(QuizAttempt.objects.select_related("node"), pk=attempt_id, user=request.user)
+    if attempt.node is not None:
+        reason = selectors.node_lock_reason(user=request.user, node=attempt.node)
+        if reason:
+            return attempt, locked_response(request, attempt.node, reason)
+    return attempt, None
+
+
+def _question_context(attempt: QuizAttempt, question: Question, answer: object = None) -> dict:
+    choices = list(question.choices.all())
+    shown = grading.display_choices(question, choices, seed=attempt.seed)
+    context = {
+        "attempt": attempt,
+        "question": question,
+        "number": attempt.question_ids.index(question.pk) + 1,
+        "choices": list(enumerate(shown)),
+        "items": list(enumerate(grading.display_items(question, seed=attempt.seed))),
+        "answer": answer,
+        "ratings": grading.RATINGS,
+    }
+    if answer is not None:
+        picked = set(answer.response.get("choices", []))
+        context["marked"] = [(choice, choice.pk in picked) for choice in shown]
+    return context
+
+
+def _status_context(request: HttpRequest, attempt: QuizAttempt) -> dict:
+    answered = attempt.answers.count()
+    context = {"attempt": attempt, "answered": answered, "total": len(attempt.question_ids)}
+    if attempt.finished_at and attempt.node:
+        context["standing"] = selectors.node_standing(user=request.user, node=attempt.node)
+        context["unlocked"] = selectors.dependants_open(user=request.user, node=attempt.node)
+    if attempt.finished_at and attempt.mode == QuizAttempt.Mode.INTERVIEW:
+        scorecard = charts.interview_scorecard(attempt)
+        context["scorecard"] = scorecard
+        context["scorecard_chart"] = charts.scorecard_html(scorecard)
+    return context
+
+
+@login_required
+@require_GET
+def node_quiz(request: HttpRequest, node_slug: str) -> HttpResponse:
+    node = get_object_or_404(Node, slug=node_slug)
+    reason = selectors.node_lock_reason(user=request.user, node=node)
+    if reason:
+        return locked_response(request, node, reason)
+    attempts.progress_refresh(user=request.user, nodes=[node])
+    context = {
+        "node": node,
+        "standing": selectors.node_standing(user=request.user, node=node),
+        "question_count": node.questions.exclude(kind=Question.Kind.EXPLAIN).count(),
+    }
+    return render(request, "lessons/quiz.html", context)
+
+
+@login_required
+@require_POST
+def node_quiz_start(request: HttpRequest, node_slug: str) -> HttpResponse:
+    node = get_object_or_404(Node, slug=node_slug)
+    reason = selectors.node_lock_reason(user=request.user, node=node)
+    if reason:
+        return locked_response(request, node, reason)
+    try:
+        attempt = attempts.attempt_start_node(user=request.user, node=node)
+    except attempts.AttemptRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("lessons:quiz", node.slug)
+    return redirect("lessons:attempt", attempt.pk)
+
+
+@login_required
+@require_GET
+def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    attempt, refused = _attempt_for(request, attempt_id)
+    if refused:
+        return refused
+    attempts.attempt_finish_if_expired(attempt=attempt)
+    questions = {q.pk: q for q in Question.objects.filter(pk__in=attempt.question_ids).prefetch_related("choices")}
+    answers = {a.question_id: a for a in attempt.answers.all()}
+    ordered = [questions[pk] for pk in attempt.question_ids if pk in questions]
+    if attempt.mode == QuizAttempt.Mode.INTERVIEW:
+        # One question at a time: the first not yet answered.
+        ordered = [q for q in ordered if q.pk not in answers][:1] if not attempt.finished_at else []
+    context = {
+        **_status_context(request, attempt),
+        "questions": [_question_context(attempt, q, answers.get(q.pk)) for q in ordered],
+        "time_left": attempts.time_left(attempt),
+    }
+    return render(request, "lessons/attempt.html", context)
+
+
+@login_required
+@require_POST
+def answer(request: HttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
+    attempt, refused = _attempt_for(request, attempt_id)
+    if refused:
+        return refused
+    question = get_object_or_404(Question, pk=question_id)
+    try:
+        saved = attempts.answer_submit(attempt=attempt, question=question, data=request.POST)
+    except attempts.AttemptRefused as exc:
+        if question.pk not in attempt.question_ids:
+            return render(request, "lessons/partials/refusal.html", {"message": exc.message}, status=exc.status)
+        context = {**_question_context(attempt, question), "error": exc.message}
+        return render(request, "lessons/partials/question.html", context, status=exc.status)
+    attempt.refresh_from_db()
+    context = {**_question_context(attempt, question, saved), **_status_context(request, attempt), "oob": True}
+    if not request.htmx:
+        return redirect("lessons:attempt", attempt.pk)
+    return render(request, "lessons/partials/answered.html", context)
+
+
+@login_required
+@require_GET
+def reveal(request: HttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
+    """An explain-it card's model answer, with the self-rating buttons."""
+    attempt, refused = _attempt_for(request, attempt_id)
+    if refused:
+        return refused
+    question = get_object_or_404(Question, pk=question_id, kind=Question.Kind.EXPLAIN)
+    if question.pk not in attempt.question_ids:
+        return render(request, "lessons/partials/refusal.html", {"message": "Not in this attempt."}, status=400)
+    context = {**_question_context(attempt, question), "revealed": True}
+    return render(request, "lessons/partials/question.html", context)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    learner, _ = LearnerProfile.objects.get_or_create(user=request.user)
+    if request.method == "POST":
+        learner.free_roam = request.POST.get("free_roam") == "on"
+        learner.save(update_fields=["free_roam"])
+        state = "on: every stage is open to explore" if learner.free_roam else "off: stages open as you complete them"
+        messages.success(request, f"Free roam is {state}.")
+        return redirect("lessons:profile")
+    return render(request, "lessons/profile.html", {"learner": learner})
