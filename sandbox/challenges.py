@@ -3,7 +3,7 @@
 from django.contrib.auth.models import User
 
 from lessons.challenges import ChallengeStatus, register
-from sandbox.models import Job
+from sandbox.models import Dataset, DatasetVersion, Experiment, Job, Run
 
 
 @register("foundations.first-job")
@@ -12,4 +12,82 @@ def first_job(user: User) -> ChallengeStatus:
     return ChallengeStatus(
         title="Train your first model on a background worker",
         steps=[("Run “Train a first model” in the sandbox until it succeeds", succeeded)],
+    )
+
+
+@register("data.two-versions")
+def two_versions(user: User) -> ChallengeStatus:
+    most = max((d.versions.count() for d in Dataset.objects.filter(owner=user)), default=0)
+    return ChallengeStatus(
+        title="Version a dataset twice",
+        steps=[
+            ("Create a dataset in the sandbox", most >= 1),
+            ("Change its content so that it gets a second version", most >= 2),
+        ],
+    )
+
+
+def _has_text_column(version: DatasetVersion) -> bool:
+    return any(column["dtype"] in ("object", "str", "string") for column in version.schema)
+
+
+@register("prep.pipeline-run")
+def pipeline_run(user: User) -> ChallengeStatus:
+    runs = Run.objects.filter(owner=user, status=Run.Status.SUCCEEDED).select_related("dataset_version")
+    full = [
+        run
+        for run in runs
+        if run.preparation.get("impute") != "none"
+        and run.preparation.get("scale")
+        and _has_text_column(run.dataset_version)
+    ]
+    return ChallengeStatus(
+        title="Train through a full preparation pipeline",
+        steps=[
+            (
+                "Train a run on data with a text column, such as the synthetic churn table",
+                any(_has_text_column(r.dataset_version) for r in runs),
+            ),
+            ("Use imputation, scaling and one-hot encoding in that run", bool(full)),
+        ],
+    )
+
+
+@register("tracking.compare-runs")
+def compare_runs(user: User) -> ChallengeStatus:
+    best_distinct, compared = 0, False
+    for experiment in Experiment.objects.filter(owner=user):
+        configs = {
+            (run.algorithm, repr(sorted(run.params.items())))
+            for run in experiment.runs.filter(status=Run.Status.SUCCEEDED)
+        }
+        best_distinct = max(best_distinct, len(configs))
+        compared = compared or (len(configs) >= 3 and len(experiment.compared_run_ids) >= 3)
+    return ChallengeStatus(
+        title="Train three runs and compare them",
+        steps=[
+            ("Train three runs with different parameters in one experiment", best_distinct >= 3),
+            ("Compare at least three of them side by side", compared),
+        ],
+    )
+
+
+@register("testing.f1-gate")
+def f1_gate(user: User) -> ChallengeStatus:
+    """F1 >= 0.95 on breast cancer's test split, having looked at the test split exactly once."""
+    trained, single_look, passed = False, False, False
+    for experiment in Experiment.objects.filter(owner=user, dataset__builtin="breast_cancer"):
+        finished = experiment.runs.filter(status=Run.Status.SUCCEEDED)
+        trained = trained or finished.exists()
+        revealed = list(finished.filter(test_revealed_at__isnull=False))
+        if len(revealed) == 1:
+            single_look = True
+            passed = passed or revealed[0].test_metrics.get("test_f1", 0) >= 0.95
+    return ChallengeStatus(
+        title="Pass an F1 gate honestly",
+        steps=[
+            ("Train runs on the breast cancer set and pick one by its validation metrics", trained),
+            ("Reveal the test score of that one run only (one look per experiment)", single_look),
+            ("Its test F1 is 0.95 or more", passed),
+        ],
     )

@@ -27,3 +27,98 @@ def learning_curve_html(epochs: list[dict]) -> str:
         template="plotly_white",
     )
     return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
+
+
+CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def _html(figure: go.Figure, title: str, height: int = 320, **layout: object) -> str:
+    figure.update_layout(
+        title=title, template="plotly_white", height=height, margin={"l": 50, "r": 20, "t": 50, "b": 40}, **layout
+    )
+    return figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
+
+
+def confusion_html(labels: list[str], matrix: list[list[int]]) -> str:
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix, x=labels, y=labels, colorscale="Blues", text=matrix, texttemplate="%{text}", showscale=False
+        )
+    )
+    return _html(
+        figure,
+        "Confusion matrix (validation)",
+        xaxis_title="predicted",
+        yaxis_title="actual",
+        yaxis_autorange="reversed",
+    )
+
+
+def roc_html(roc: dict) -> str:
+    figure = go.Figure(
+        [
+            go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name="model"),
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash", "color": "#999"}),
+        ]
+    )
+    return _html(figure, "ROC curve (validation)", xaxis_title="false positive rate", yaxis_title="true positive rate")
+
+
+def importances_html(importances: list) -> str:
+    names = [name for name, _ in reversed(importances)]
+    values = [value for _, value in reversed(importances)]
+    figure = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#2952cc"))
+    return _html(figure, "Feature importance", height=max(280, 22 * len(names) + 80))
+
+
+def residuals_html(residuals: dict) -> str:
+    actual, predicted = residuals["actual"], residuals["predicted"]
+    low, high = min(actual + predicted), max(actual + predicted)
+    figure = go.Figure(
+        [
+            go.Scatter(x=actual, y=predicted, mode="markers", name="rows", marker={"opacity": 0.6}),
+            go.Scatter(
+                x=[low, high], y=[low, high], mode="lines", name="perfect", line={"dash": "dash", "color": "#999"}
+            ),
+        ]
+    )
+    return _html(figure, "Predicted against actual (validation)", xaxis_title="actual", yaxis_title="predicted")
+
+
+def parallel_html(runs: list, param_names: list[str], metric: str) -> str:
+    dimensions = []
+    for name in param_names:
+        values = [run.params.get(name) for run in runs]
+        if all(isinstance(v, int | float) for v in values):
+            dimensions.append({"label": name, "values": values})
+        else:
+            categories = sorted({str(v) for v in values})
+            dimensions.append(
+                {
+                    "label": name,
+                    "values": [categories.index(str(v)) for v in values],
+                    "tickvals": list(range(len(categories))),
+                    "ticktext": categories,
+                }
+            )
+    scores = [run.metrics.get(metric, 0) for run in runs]
+    dimensions.append({"label": metric, "values": scores})
+    figure = go.Figure(
+        go.Parcoords(line={"color": scores, "colorscale": "Viridis", "showscale": True}, dimensions=dimensions)
+    )
+    return _html(figure, f"Parameters against {metric}", height=360)
+
+
+def metric_bars_html(runs: list, metrics: list[str]) -> str:
+    figure = go.Figure([go.Bar(name=run.name, x=metrics, y=[run.metrics.get(m) for m in metrics]) for run in runs])
+    return _html(figure, "Metrics by run", barmode="group")
+
+
+def histogram_html(values: list, name: str) -> str:
+    figure = go.Figure(go.Histogram(x=values, marker_color="#2952cc", nbinsx=30))
+    return _html(figure, name, height=240, bargap=0.05)
+
+
+def bars_html(pairs: list[tuple[str, int]], title: str) -> str:
+    figure = go.Figure(go.Bar(x=[k for k, _ in pairs], y=[v for _, v in pairs], marker_color="#2952cc"))
+    return _html(figure, title, height=260)

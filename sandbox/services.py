@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from lessons.attempts import progress_refresh
 from mlopslab.broker import redis_problem
-from sandbox.models import Job
-from sandbox.runners import RUNNERS, JobError
+from sandbox.models import Job, Run
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +33,8 @@ def job_create(*, owner: User, kind: str, params: dict | None = None) -> Job:
     already has their quota of queued and running jobs. If the message still
     cannot be sent after the commit, the job is returned already failed.
     """
+    from sandbox.runners import RUNNERS  # runners use services; imported late to avoid a cycle
+
     if kind not in RUNNERS:
         raise JobRefused(f"There is no kind of job called {kind!r}.")
     if redis_problem(settings.CELERY_BROKER_URL) is not None:
@@ -81,7 +82,13 @@ def _job_finish(
     fields = {"status": status, "error": error, "finished_at": timezone.now()}
     if status == Job.Status.SUCCEEDED:
         fields.update(progress=100, message="Finished", result=result or {})
-    return bool(Job.objects.filter(pk=job_id, status__in=from_statuses).update(**fields))
+    ended = bool(Job.objects.filter(pk=job_id, status__in=from_statuses).update(**fields))
+    if ended and status == Job.Status.FAILED:
+        # Runs the job never reached end with it, so none is left queued for ever.
+        Run.objects.filter(job_id=job_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
+            status=Run.Status.FAILED, error=error, finished_at=fields["finished_at"]
+        )
+    return ended
 
 
 def job_fail(*, job_id: int, error: str) -> bool:
@@ -108,6 +115,8 @@ def job_execute(*, job_id: int, redelivered: bool = False) -> None:
         if redelivered:
             _job_finish(job_id, Job.Status.FAILED, error="The worker stopped twice while running this job.")
         return
+
+    from sandbox.runners import RUNNERS, JobError
 
     job = Job.objects.get(pk=job_id)
 

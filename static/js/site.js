@@ -96,3 +96,10 @@ document.addEventListener("htmx:beforeSwap", function (event) {
   }
   tick();
 })();
+
+// "Show only differences" on the run comparison hides rows whose values agree.
+document.addEventListener("change", function (event) {
+  if (event.target.id === "only-differences") {
+    document.getElementById("compare").classList.toggle("compare--diff", event.target.checked);
+  }
+});

@@ -1,0 +1,198 @@
+"""Datasets for the sandbox: built-in scikit-learn sets, a synthetic churn table, CSV uploads,
+content hashes that identify a version, and column profiles.
+"""
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn import datasets as sk_datasets
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+
+BUILTIN = {
+    "iris": (sk_datasets.load_iris, CLASSIFICATION, "150 iris flowers, 4 measurements, 3 species."),
+    "wine": (sk_datasets.load_wine, CLASSIFICATION, "178 wines, 13 chemical measurements, 3 cultivars."),
+    "breast_cancer": (
+        sk_datasets.load_breast_cancer,
+        CLASSIFICATION,
+        "569 tumours, 30 measurements, malignant or benign.",
+    ),
+    "digits": (sk_datasets.load_digits, CLASSIFICATION, "1,797 8×8 images of handwritten digits, 10 classes."),
+    "diabetes": (sk_datasets.load_diabetes, REGRESSION, "442 patients, 10 baseline variables, disease progression."),
+}
+TARGET = "target"
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 200_000
+MAX_COLUMNS = 200
+
+
+class CsvProblem(ValueError):
+    """An upload that cannot be used; the message names the problem for the learner."""
+
+
+def load_builtin(name: str) -> pd.DataFrame:
+    """A built-in scikit-learn set as one frame whose last column is `target`. Nothing is downloaded."""
+    loader = BUILTIN[name][0]
+    bunch = loader(as_frame=True)
+    frame = bunch.frame.copy()
+    if "target" not in frame.columns:
+        frame[TARGET] = bunch.target
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def make_churn(
+    *, rows: int = 2000, noise: float = 0.1, churn_rate: float = 0.2, missing_rate: float = 0.02, seed: int = 0
+) -> pd.DataFrame:
+    """A synthetic customer table whose `churned` column depends on the other columns.
+
+    Shorter tenure, month-to-month contracts, more support calls and higher
+    charges raise the churn odds; `noise` flips that share of labels at random;
+    the intercept is tuned so that about `churn_rate` of customers churn before that noise.
+    """
+    rng = np.random.default_rng(seed)
+    contract = rng.choice(["month-to-month", "one-year", "two-year"], size=rows, p=[0.55, 0.25, 0.20])
+    payment = rng.choice(["card", "bank transfer", "invoice"], size=rows, p=[0.5, 0.3, 0.2])
+    tenure = rng.gamma(shape=2.0, scale=14.0, size=rows).clip(1, 72).round()
+    charges = rng.normal(65, 20, size=rows).clip(15, 130).round(2)
+    calls = rng.poisson(1.5, size=rows)
+    score = (
+        -0.09 * tenure
+        + 0.04 * (charges - 65)
+        + 0.8 * calls
+        + np.select([contract == "month-to-month", contract == "one-year"], [2.0, 0.0], -1.5)
+        + 0.6 * (payment == "invoice")
+    )
+    # Pick the intercept so that the expected share of churners matches churn_rate.
+    low, high = -20.0, 20.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        if (1 / (1 + np.exp(-(score + middle)))).mean() < churn_rate:
+            low = middle
+        else:
+            high = middle
+    churned = rng.random(rows) < 1 / (1 + np.exp(-(score + low)))
+    flip = rng.random(rows) < noise
+    churned = np.where(flip, ~churned, churned)
+    frame = pd.DataFrame(
+        {
+            "tenure_months": tenure,
+            "monthly_charges": charges,
+            "support_calls": calls.astype(float),
+            "contract": contract,
+            "payment_method": payment,
+            "churned": churned.astype(int),
+        }
+    )
+    for column in ("tenure_months", "monthly_charges", "payment_method"):
+        frame.loc[rng.random(rows) < missing_rate, column] = np.nan
+    return frame
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 of a canonical serialization, so that the same content is the same version.
+
+    Columns are sorted by name and rows by every column, then written as CSV with
+    full float precision and the column types, so reordering rows or columns
+    changes nothing and any change of a value, a type or a name changes the hash.
+    """
+    canonical = frame.reindex(sorted(frame.columns), axis=1)
+    canonical = canonical.sort_values(list(canonical.columns), kind="mergesort", na_position="last")
+    digest = hashlib.sha256()
+    digest.update(";".join(f"{c}:{canonical[c].dtype}" for c in canonical.columns).encode())
+    digest.update(b"\n")
+    digest.update(canonical.to_csv(index=False, float_format="%.17g", lineterminator="\n").encode())
+    return digest.hexdigest()
+
+
+def schema(frame: pd.DataFrame) -> list[dict]:
+    return [{"name": str(c), "dtype": str(frame[c].dtype)} for c in frame.columns]
+
+
+def parse_csv(
+    raw: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_rows: int = MAX_ROWS, max_columns: int = MAX_COLUMNS
+) -> pd.DataFrame:
+    """Read an uploaded CSV with a header row, or raise CsvProblem naming what is wrong."""
+    if len(raw) > max_bytes:
+        raise CsvProblem(f"The file is {len(raw) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvProblem(f"The file is not UTF-8 text (byte {exc.start} cannot be read).") from None
+    if not text.strip():
+        raise CsvProblem("The file is empty.")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+        if len(header) > max_columns:
+            raise CsvProblem(f"The file has {len(header)} columns; the limit is {max_columns}.")
+        names = [name.strip() for name in header]
+        if any(not name for name in names):
+            raise CsvProblem(f"Column {names.index('') + 1} of the header row has no name.")
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise CsvProblem(f"The header names {', '.join(repr(d) for d in duplicates)} more than once.")
+        rows = 0
+        for line_number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            rows += 1
+            if rows > max_rows:
+                raise CsvProblem(f"The file has more than {max_rows:,} rows.")
+            if len(row) != len(names):
+                raise CsvProblem(f"Row {line_number} has {len(row)} fields, expected {len(names)}.")
+    except csv.Error as exc:
+        raise CsvProblem(f"The file is not valid CSV: {exc}.") from None
+    if rows == 0:
+        raise CsvProblem("The file has a header row but no data rows.")
+    frame = pd.read_csv(io.StringIO(text), skip_blank_lines=True)
+    frame.columns = names
+    empty = [name for name in names if frame[name].isna().all()]
+    if empty:
+        raise CsvProblem(f"Column {empty[0]!r} is empty.")
+    return frame
+
+
+@dataclass
+class ColumnProfile:
+    name: str
+    dtype: str
+    missing: int
+    unique: int
+    numeric: bool
+    mean: float | None = None
+    std: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    top: list[tuple[str, int]] = field(default_factory=list)
+
+
+def profile(frame: pd.DataFrame) -> list[ColumnProfile]:
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        numeric = pd.api.types.is_numeric_dtype(series)
+        column = ColumnProfile(
+            name=str(name),
+            dtype=str(series.dtype),
+            missing=int(series.isna().sum()),
+            unique=int(series.nunique()),
+            numeric=numeric,
+        )
+        if numeric and series.notna().any():
+            column.mean, column.std = float(series.mean()), float(series.std())
+            column.minimum, column.maximum = float(series.min()), float(series.max())
+        else:
+            column.top = [(str(k), int(v)) for k, v in series.value_counts().head(5).items()]
+        columns.append(column)
+    return columns
+
+
+def class_balance(frame: pd.DataFrame, target: str) -> list[tuple[str, int]]:
+    return [(str(k), int(v)) for k, v in frame[target].value_counts().sort_index().items()]

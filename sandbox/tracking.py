@@ -1,0 +1,238 @@
+"""Use cases of experiment tracking: runs, sweeps, replays, tags, comparisons, and the training itself."""
+
+import io
+import itertools
+import platform
+from dataclasses import dataclass
+
+import joblib
+import numpy
+import pandas
+import sklearn
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from lessons.attempts import progress_refresh
+from mlopslab.version import code_version
+from sandbox import data
+from sandbox.ml import training
+from sandbox.models import DatasetVersion, Experiment, Job, Run
+from sandbox.services import JobRefused, job_create
+
+MAX_SWEEP = 12
+MAX_COMPARE = 10
+
+
+class RunRefused(Exception):
+    """Nothing was queued; the message says why."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    algorithm: str
+    params: dict
+    preparation: training.Preparation
+    split: training.Split
+    seed: int
+
+
+def _checked(experiment: Experiment, version: DatasetVersion, config: RunConfig) -> dict:
+    algorithm = training.ALGORITHMS.get(config.algorithm)
+    if algorithm is None:
+        raise RunRefused(f"There is no algorithm called {config.algorithm!r}.")
+    if algorithm.task != experiment.dataset.task:
+        raise RunRefused(f"{algorithm.label} is for {algorithm.task}; this dataset is for {experiment.dataset.task}.")
+    try:
+        params = training.check_params(algorithm, config.params)
+        training.check_work(algorithm, params, version.rows, version.columns, config.split.cv_folds)
+    except training.ParamError as exc:
+        raise RunRefused(str(exc)) from None
+    return params
+
+
+def _new_run(experiment: Experiment, version: DatasetVersion, config: RunConfig, params: dict, **fields: object) -> Run:
+    number = experiment.runs.count() + 1
+    return Run.objects.create(
+        experiment=experiment,
+        owner=experiment.owner,
+        dataset_version=version,
+        name=fields.pop("name", None) or f"{config.algorithm.replace('_', '-')}-{number}",
+        algorithm=config.algorithm,
+        params=params,
+        preparation=config.preparation.as_dict(),
+        split={
+            "test_size": config.split.test_size,
+            "validation_size": config.split.validation_size,
+            "cv_folds": config.split.cv_folds,
+        },
+        seed=config.seed,
+        **fields,
+    )
+
+
+def run_create(
+    *, experiment: Experiment, version: DatasetVersion, config: RunConfig, name: str = "", replay_of: Run | None = None
+) -> Run:
+    """Log a run and queue its training; refuse, creating nothing, bad parameters or a full queue."""
+    params = _checked(experiment, version, config)
+    with transaction.atomic():
+        run = _new_run(experiment, version, config, params, name=name, replay_of=replay_of)
+        try:
+            job = job_create(owner=experiment.owner, kind=Job.Kind.TRAIN_RUN, params={"run_ids": [run.pk]})
+        except JobRefused as exc:
+            transaction.set_rollback(True)
+            raise RunRefused(str(exc)) from None
+        Run.objects.filter(pk=run.pk).update(job=job)
+    run.refresh_from_db()
+    return run
+
+
+def sweep_create(
+    *, experiment: Experiment, version: DatasetVersion, base: RunConfig, grid: dict[str, list]
+) -> list[Run]:
+    """A grid of up to MAX_SWEEP runs, logged separately and trained one after another by one job."""
+    names = sorted(grid)
+    combinations = list(itertools.product(*(grid[name] for name in names)))
+    if not names or not combinations:
+        raise RunRefused("Give at least one parameter a list of values to sweep.")
+    if len(combinations) > MAX_SWEEP:
+        raise RunRefused(f"That grid has {len(combinations)} combinations; a sweep may have at most {MAX_SWEEP}.")
+    configs = [
+        RunConfig(
+            base.algorithm,
+            {**base.params, **dict(zip(names, values, strict=True))},
+            base.preparation,
+            base.split,
+            base.seed,
+        )
+        for values in combinations
+    ]
+    checked = [_checked(experiment, version, config) for config in configs]
+    with transaction.atomic():
+        runs = [_new_run(experiment, version, c, p) for c, p in zip(configs, checked, strict=True)]
+        try:
+            job = job_create(owner=experiment.owner, kind=Job.Kind.SWEEP, params={"run_ids": [r.pk for r in runs]})
+        except JobRefused as exc:
+            transaction.set_rollback(True)
+            raise RunRefused(str(exc)) from None
+        Run.objects.filter(pk__in=[r.pk for r in runs]).update(job=job)
+    return list(Run.objects.filter(pk__in=[r.pk for r in runs]).order_by("pk"))
+
+
+def run_replay(*, run: Run) -> Run:
+    """Queue the same run again: same data version, algorithm, parameters, preparation, split and seed."""
+    config = RunConfig(
+        algorithm=run.algorithm,
+        params=run.params,
+        preparation=training.Preparation(**run.preparation),
+        split=training.Split(
+            test_size=run.split["test_size"],
+            validation_size=run.split["validation_size"],
+            cv_folds=run.split["cv_folds"],
+        ),
+        seed=run.seed,
+    )
+    return run_create(
+        experiment=run.experiment, version=run.dataset_version, config=config, name=f"{run.name}-replay", replay_of=run
+    )
+
+
+def replay_matches(run: Run) -> bool | None:
+    """Whether a finished replay reproduced its original's metrics exactly; None while either is unfinished."""
+    original = run.replay_of
+    if original is None or Run.Status.SUCCEEDED not in {run.status} or original.status != Run.Status.SUCCEEDED:
+        return None
+    return run.metrics == original.metrics and run.test_metrics == original.test_metrics
+
+
+def run_reveal_test(*, run: Run) -> None:
+    """Unseal the test-split metrics of a finished run. Done once, after choosing a run on validation."""
+    if run.status != Run.Status.SUCCEEDED:
+        raise RunRefused("Only a finished run has test metrics to reveal.")
+    if run.test_revealed_at is None:
+        Run.objects.filter(pk=run.pk).update(test_revealed_at=timezone.now())
+        run.refresh_from_db()
+        progress_refresh(user=run.owner)
+
+
+def run_set_tag(*, run: Run, key: str, value: str) -> None:
+    key = key.strip()
+    if not key or len(key) > 50:
+        raise RunRefused("A tag needs a name of 1 to 50 characters.")
+    if len(value) > 200:
+        raise RunRefused("A tag's value may be at most 200 characters.")
+    tags = {**run.tags, key: value}
+    if len(tags) > 30:
+        raise RunRefused("A run may have at most 30 tags.")
+    Run.objects.filter(pk=run.pk).update(tags=tags)
+    run.tags = tags
+
+
+def run_set_note(*, run: Run, note: str) -> None:
+    if len(note) > 5000:
+        raise RunRefused("A note may be at most 5,000 characters.")
+    Run.objects.filter(pk=run.pk).update(note=note)
+    run.note = note
+
+
+def experiment_compare(*, experiment: Experiment, runs: list[Run]) -> None:
+    if not 2 <= len(runs) <= MAX_COMPARE:
+        raise RunRefused(f"Choose between 2 and {MAX_COMPARE} runs to compare.")
+    Experiment.objects.filter(pk=experiment.pk).update(compared_run_ids=[r.pk for r in runs])
+    progress_refresh(user=experiment.owner)
+
+
+def environment() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "pandas": pandas.__version__,
+        "numpy": numpy.__version__,
+        "code": code_version(),
+    }
+
+
+def run_train(*, run_id: int, on_progress: training.ProgressCallback) -> None:
+    """Train one logged run and record its metrics, charts and fitted pipeline (called by a worker)."""
+    run = Run.objects.select_related("dataset_version__dataset").get(pk=run_id)
+    Run.objects.filter(pk=run_id).update(status=Run.Status.RUNNING, error="")
+    dataset = run.dataset_version.dataset
+    try:
+        on_progress(5, "Loading data")
+        frame = data.version_frame(run.dataset_version)
+        result = training.train(
+            frame,
+            target=dataset.target,
+            task=dataset.task,
+            algorithm=training.ALGORITHMS[run.algorithm],
+            params=run.params,
+            preparation=training.Preparation(**run.preparation),
+            split=training.Split(**{k: run.split[k] for k in ("test_size", "validation_size", "cv_folds")}),
+            seed=run.seed,
+            on_progress=on_progress,
+        )
+        on_progress(95, "Saving the fitted pipeline")
+        buffer = io.BytesIO()
+        joblib.dump(result.pipeline, buffer)
+        # Keyed by the run id, so a redelivered task overwrites instead of adding a file.
+        path = f"runs/{run.pk}/model.joblib"
+        if default_storage.exists(path):
+            default_storage.delete(path)
+        saved = default_storage.save(path, ContentFile(buffer.getvalue()))
+    except Exception as exc:
+        Run.objects.filter(pk=run_id).update(
+            status=Run.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    Run.objects.filter(pk=run_id).update(
+        status=Run.Status.SUCCEEDED,
+        metrics=result.metrics,
+        test_metrics=result.test_metrics,
+        charts=result.charts,
+        rows=result.rows,
+        environment=environment(),
+        model_file=saved,
+        finished_at=timezone.now(),
+    )
