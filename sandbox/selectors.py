@@ -57,6 +57,8 @@ def parse_run_filter(text: str) -> list[tuple[str | None, str, str, str]]:
         if not match:
             raise FilterError(f"Cannot read {part!r}; write e.g. metrics.val_f1 > 0.9 or params.max_depth = 5.")
         scope, key, operator, value = match.groups()
+        if value[0] in "<>=!":
+            raise FilterError(f"Cannot read {part!r}: one comparison per condition, e.g. metrics.val_f1 > 0.9.")
         if scope is None and key not in _ATTRIBUTES:
             raise FilterError(
                 f"Unknown field {key!r}; use metrics.NAME, params.NAME, tags.NAME or {', '.join(sorted(_ATTRIBUTES))}."
