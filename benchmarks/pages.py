@@ -9,15 +9,10 @@ the test client, in this process; no network is involved.
 """
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import django_ready
 
 
 def measure(client: object, url: str, count: int) -> list[float]:
@@ -37,25 +32,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
 
-    os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="mlopslab-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlopslab.settings")
-    os.environ["DEBUG"] = "1"  # development static storage; DEBUG's SQL logging is off outside runserver
-    import django
-
-    django.setup()
+    django_ready()
     from django.conf import settings
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from django.test import Client
-    from django.test.utils import setup_test_environment
     from django.utils import timezone
 
     from lessons.models import Lesson, LessonRead, Node, NodeProgress
     from lessons.services import content_sync
 
-    setup_test_environment()
-    settings.DEBUG = False
-    call_command("migrate", verbosity=0)
     content_sync()
     learner, _ = User.objects.get_or_create(username="bench-learner")
     for node in Node.objects.all():

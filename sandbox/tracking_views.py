@@ -222,7 +222,7 @@ def run_create(request: HttpRequest, experiment_id: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Run “{run.name}” is queued.")
-            return redirect("sandbox:experiment", experiment.pk)
+            return redirect("sandbox:run", run.pk)
     return render(
         request, "sandbox/experiment.html", _experiment_context(request, experiment, run_form=form), status=422
     )
