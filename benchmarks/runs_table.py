@@ -63,9 +63,8 @@ def main() -> None:
             "sort": "params.n_estimators",
         },
     }
-    print(
-        f"runs in the experiment: {Run.objects.filter(experiment=experiment).count()}, requests per case: {args.requests}"
-    )
+    count = Run.objects.filter(experiment=experiment).count()
+    print(f"runs in the experiment: {count}, requests per case: {args.requests}")
     print(f"{'case':<22} {'median ms':>10} {'p95 ms':>8} {'target ms':>10}  result")
     for name, query in cases.items():
         for _ in range(5):
