@@ -1,0 +1,121 @@
+"""Overhead of a training run on a warm worker (issue target: median <= 150 ms).
+
+For each run: the time from `run_create` (submission) until the run's row says
+"succeeded", minus the median in-process time of the same work (load the data
+version, fit and evaluate the pipeline, save it) measured in this script. The
+worker is a real `celery worker` (prefork, one child) over Redis: the one at
+REDIS_URL on database 14 when it answers, else the embedded redis-server.
+
+    .venv/bin/python benchmarks/training_overhead.py [--runs 20]
+"""
+
+import argparse
+import io
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _redis_url() -> tuple[str, subprocess.Popen | None]:
+    sys.path.insert(0, str(ROOT))
+    from mlopslab.broker import redis_problem
+
+    configured = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if redis_problem(configured, timeout=0.5) is None:
+        return configured.rsplit("/", 1)[0] + "/14", None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = shutil.which("redis-server", path=str(Path(sys.executable).parent))
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    while redis_problem(url, timeout=0.2):
+        time.sleep(0.05)
+    return url, process
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    url, redis_process = _redis_url()
+    os.environ["REDIS_URL"] = url
+    from _setup import django_ready
+
+    data_dir = django_ready()
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "mlopslab", "worker", "--pool", "prefork",
+         "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env={**os.environ, "DATA_DIR": str(data_dir), "REDIS_URL": url},
+    )  # fmt: skip
+    try:
+        measure(args.runs)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        if redis_process:
+            redis_process.terminate()
+
+
+def measure(count: int) -> None:
+    import joblib
+    from django.contrib.auth.models import User
+
+    from sandbox import data, tracking
+    from sandbox.ml import training
+    from sandbox.models import Experiment, Run
+
+    learner = User.objects.create_user(username="bench")
+    dataset = data.dataset_create_builtin(owner=learner, name="breast_cancer")
+    version = dataset.versions.get()
+    experiment = Experiment.objects.create(owner=learner, name="bench", dataset=dataset)
+    config = tracking.RunConfig("logistic_regression", {}, training.Preparation(), training.Split(), 42)
+
+    def submit_and_wait() -> float:
+        started = time.perf_counter()
+        run = tracking.run_create(experiment=experiment, version=version, config=config)
+        while True:
+            status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()
+            if status in (Run.Status.SUCCEEDED, Run.Status.FAILED):
+                break
+            time.sleep(0.002)
+        assert status == Run.Status.SUCCEEDED, Run.objects.get(pk=run.pk).error
+        return time.perf_counter() - started
+
+    def in_process() -> float:
+        started = time.perf_counter()
+        frame = data.version_frame(version)
+        result = training.train(
+            frame, target=dataset.target, task=dataset.task, algorithm=training.ALGORITHMS[config.algorithm],
+            params=training.check_params(training.ALGORITHMS[config.algorithm], {}), preparation=config.preparation,
+            split=config.split, seed=config.seed,
+        )  # fmt: skip
+        joblib.dump(result.pipeline, io.BytesIO())
+        return time.perf_counter() - started
+
+    for _ in range(3):  # warm the worker's child: imports, first connections
+        submit_and_wait()
+    totals = [submit_and_wait() for _ in range(count)]
+    local = statistics.median(in_process() for _ in range(count))
+    overheads = sorted((total - local) * 1000 for total in totals)
+    median = statistics.median(overheads)
+    print(f"runs: {count} (logistic regression on breast cancer, warm prefork worker, one child)")
+    print(f"submission to succeeded, median: {statistics.median(totals) * 1000:.1f} ms")
+    print(f"in-process load + fit + evaluate + save, median: {local * 1000:.1f} ms")
+    print(f"overhead median: {median:.1f} ms, p90: {overheads[int(len(overheads) * 0.9) - 1]:.1f} ms, target 150 ms: "
+          f"{'ok' if median <= 150 else 'SLOWER THAN TARGET'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
