@@ -136,6 +136,26 @@ class _Reader:
             lines = {key.value: first_line + key.start_mark.line for key, _ in node.value}
         return data, lines
 
+    def entries(self, path: Path, what: str) -> list[tuple[dict, int, dict]]:
+        """The mappings of a YAML list file, each with its line and the lines of its keys."""
+        if not path.exists():
+            return []
+        text = path.read_text(encoding="utf-8-sig")
+        data, _ = self.load_yaml(path, text)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            self.problem(path, 1, f"{path.name} must be a list of {what}")
+            return []
+        found = []
+        for item, node in zip(data, yaml.compose(text, Loader=yaml.SafeLoader).value, strict=True):
+            line = node.start_mark.line + 1
+            if not isinstance(item, dict):
+                self.problem(path, line, f"each entry of {path.name} must be a mapping")
+                continue
+            found.append((item, line, {key.value: key.start_mark.line + 1 for key, _ in node.value}))
+        return found
+
     def require(self, path: Path, data: dict, lines: dict, key: str, kind: type, line: int = 1) -> object:
         if key not in data:
             self.problem(path, line, f"missing required key {key!r}")
@@ -261,23 +281,8 @@ def _read_node(reader: _Reader, folder: Path) -> NodeFile | None:
 
 
 def _read_glossary(reader: _Reader, path: Path) -> list[GlossaryFile]:
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8-sig")
-    data, _ = reader.load_yaml(path, text)
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        reader.problem(path, 1, "the glossary must be a list of terms")
-        return []
-    items = yaml.compose(text, Loader=yaml.SafeLoader).value
     entries, seen = [], {}
-    for item, node in zip(data, items, strict=True):
-        line = node.start_mark.line + 1
-        if not isinstance(item, dict):
-            reader.problem(path, line, "each glossary entry must be a mapping")
-            continue
-        lines = {key.value: key.start_mark.line + 1 for key, _ in node.value}
+    for item, line, lines in reader.entries(path, "terms"):
         slug = reader.slug(path, item, lines, line)
         term = reader.require(path, item, lines, "term", str, line)
         definition = reader.require(path, item, lines, "definition", str, line)
@@ -293,22 +298,8 @@ def _read_glossary(reader: _Reader, path: Path) -> list[GlossaryFile]:
 
 
 def _read_faq(reader: _Reader, path: Path) -> list[FaqFile]:
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8-sig")
-    data, _ = reader.load_yaml(path, text)
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        reader.problem(path, 1, "the FAQ must be a list of questions")
-        return []
     entries = []
-    for order, (item, node) in enumerate(zip(data, yaml.compose(text, Loader=yaml.SafeLoader).value, strict=True), 1):
-        line = node.start_mark.line + 1
-        lines = {key.value: key.start_mark.line + 1 for key, _ in node.value} if isinstance(item, dict) else {}
-        if not isinstance(item, dict):
-            reader.problem(path, line, "each FAQ entry must be a mapping")
-            continue
+    for order, (item, line, lines) in enumerate(reader.entries(path, "questions"), 1):
         question = reader.require(path, item, lines, "question", str, line)
         answer = reader.require(path, item, lines, "answer", str, line)
         if question and answer:
@@ -374,22 +365,8 @@ def _question_key(reader: _Reader, path: Path, item: dict, lines: dict, line: in
 
 
 def _read_questions(reader: _Reader, path: Path, seen: dict[str, str]) -> list[QuestionFile]:
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8-sig")
-    data, _ = reader.load_yaml(path, text)
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        reader.problem(path, 1, "questions.yaml must be a list of questions")
-        return []
     questions = []
-    for item, node in zip(data, yaml.compose(text, Loader=yaml.SafeLoader).value, strict=True):
-        line = node.start_mark.line + 1
-        if not isinstance(item, dict):
-            reader.problem(path, line, "each question must be a mapping")
-            continue
-        lines = {key.value: key.start_mark.line + 1 for key, _ in node.value}
+    for item, line, lines in reader.entries(path, "questions"):
         qid = reader.require(path, item, lines, "id", str, line)
         if qid is not None and not SLUG.match(qid):
             reader.problem(path, lines["id"], f"id {qid!r} must be lowercase words joined by hyphens")

@@ -5,8 +5,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons import attempts, charts, grading, selectors
-from lessons.models import LearnerProfile, Node, Question, QuizAttempt
-from lessons.views import locked_response
+from lessons.models import LearnerProfile, Question, QuizAttempt
+from lessons.views import locked_response, open_node
 
 
 def _attempt_for(request: HttpRequest, attempt_id: int) -> tuple[QuizAttempt, HttpResponse | None]:
@@ -53,10 +53,9 @@ def _status_context(request: HttpRequest, attempt: QuizAttempt) -> dict:
 @login_required
 @require_GET
 def node_quiz(request: HttpRequest, node_slug: str) -> HttpResponse:
-    node = get_object_or_404(Node, slug=node_slug)
-    reason = selectors.node_lock_reason(user=request.user, node=node)
-    if reason:
-        return locked_response(request, node, reason)
+    node, refused = open_node(request, node_slug)
+    if refused:
+        return refused
     attempts.progress_refresh(user=request.user, nodes=[node])
     context = {
         "node": node,
@@ -69,10 +68,9 @@ def node_quiz(request: HttpRequest, node_slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def node_quiz_start(request: HttpRequest, node_slug: str) -> HttpResponse:
-    node = get_object_or_404(Node, slug=node_slug)
-    reason = selectors.node_lock_reason(user=request.user, node=node)
-    if reason:
-        return locked_response(request, node, reason)
+    node, refused = open_node(request, node_slug)
+    if refused:
+        return refused
     try:
         attempt = attempts.attempt_start_node(user=request.user, node=node)
     except attempts.AttemptRefused as exc:

@@ -12,6 +12,13 @@ def locked_response(request: HttpRequest, node: Node, reason: str) -> HttpRespon
     return render(request, "lessons/locked.html", {"node": node, "reason": reason}, status=403)
 
 
+def open_node(request: HttpRequest, node_slug: str) -> tuple[Node, HttpResponse | None]:
+    """The node, and the 403 to answer instead while it is locked for this learner."""
+    node = get_object_or_404(Node, slug=node_slug)
+    reason = selectors.node_lock_reason(user=request.user, node=node)
+    return node, locked_response(request, node, reason) if reason else None
+
+
 def _readable_lesson(request: HttpRequest, node_slug: str, lesson_slug: str) -> tuple[Lesson, str | None]:
     lesson = get_object_or_404(selectors.published_lessons(request.user), node__slug=node_slug, slug=lesson_slug)
     return lesson, selectors.node_lock_reason(user=request.user, node=lesson.node)
@@ -27,7 +34,6 @@ def lifecycle_map(request: HttpRequest) -> HttpResponse:
         "states": states,
         "rows": max((s.depth for s in states), default=0) + 1,
         "lanes": max((s.lane for s in states), default=0) + 1,
-        "edges": [(p, s.node.slug) for s in states for p in s.prerequisite_slugs],
         "completed": sum(s.state == "completed" for s in states),
         "lessons_total": total,
         "lessons_read": read,
@@ -39,10 +45,9 @@ def lifecycle_map(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def node_detail(request: HttpRequest, node_slug: str) -> HttpResponse:
-    node = get_object_or_404(Node, slug=node_slug)
-    reason = selectors.node_lock_reason(user=request.user, node=node)
-    if reason:
-        return locked_response(request, node, reason)
+    node, refused = open_node(request, node_slug)
+    if refused:
+        return refused
     attempts.progress_refresh(user=request.user, nodes=[node])
     lessons = selectors.node_lessons(user=request.user, node=node)
     context = {
