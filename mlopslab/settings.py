@@ -137,8 +137,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # timeout once a Celery worker thread writes beside the tests.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_db.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # /healthz must answer within two seconds even when the server is gone.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 2
+    # /healthz must answer within two seconds even when both PostgreSQL and Redis are gone.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 1
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
