@@ -12,11 +12,13 @@ import psutil
 import pytest
 from django.db import connection
 
-from sandbox import services
 from sandbox.models import Job
+from sandbox.tasks import run_job
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
+# Its own queue, so that the in-thread worker of the other integration tests cannot take the job.
+QUEUE = "worker-loss-test"
 
 
 def _database_url() -> str:
@@ -33,7 +35,7 @@ def prefork_worker(redis_url: str, transactional_db: None) -> Iterator[subproces
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "-A", "mlopslab", "worker", "--pool", "prefork",
-         "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+         "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "--queues", QUEUE],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     yield worker
@@ -58,7 +60,8 @@ def test_a_job_whose_worker_process_is_killed_runs_again_and_succeeds(
     prefork_worker: subprocess.Popen, learner: object
 ) -> None:
     _children(prefork_worker)
-    job = services.job_create(owner=learner, kind=Job.Kind.FIRST_MODEL, params={"epochs": 200, "seed": 0})
+    job = Job.objects.create(owner=learner, kind=Job.Kind.FIRST_MODEL, params={"epochs": 200, "seed": 0})
+    run_job.apply_async(args=[job.pk], queue=QUEUE)
     deadline = time.monotonic() + 60
     while Job.objects.get(pk=job.pk).status == Job.Status.QUEUED:
         assert time.monotonic() < deadline, "no worker claimed the job"
