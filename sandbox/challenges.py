@@ -4,6 +4,7 @@ from django.contrib.auth.models import User
 
 from lessons.challenges import ChallengeStatus, register
 from sandbox.models import Dataset, DatasetVersion, Experiment, Job, Run
+from sandbox.tracking import replay_matches
 
 
 @register("foundations.first-job")
@@ -89,5 +90,20 @@ def f1_gate(user: User) -> ChallengeStatus:
             ("Train runs on the breast cancer set and pick one by its validation metrics", trained),
             ("Reveal the test score of that one run only (one look per experiment)", single_look),
             ("Its test F1 is 0.95 or more", passed),
+        ],
+    )
+
+
+@register("governance.replay-run")
+def replay_run(user: User) -> ChallengeStatus:
+    replays = Run.objects.filter(owner=user, replay_of__isnull=False, status=Run.Status.SUCCEEDED).select_related(
+        "replay_of"
+    )
+    matched = any(replay_matches(run) for run in replays)
+    return ChallengeStatus(
+        title="Reproduce a run",
+        steps=[
+            ("Replay a finished run from its recorded data version, parameters and seed", replays.exists()),
+            ("The replay's metrics match the original's exactly", matched),
         ],
     )

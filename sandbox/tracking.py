@@ -142,7 +142,7 @@ def run_replay(*, run: Run) -> Run:
 def replay_matches(run: Run) -> bool | None:
     """Whether a finished replay reproduced its original's metrics exactly; None while either is unfinished."""
     original = run.replay_of
-    if original is None or Run.Status.SUCCEEDED not in {run.status} or original.status != Run.Status.SUCCEEDED:
+    if original is None or run.status != Run.Status.SUCCEEDED or original.status != Run.Status.SUCCEEDED:
         return None
     return run.metrics == original.metrics and run.test_metrics == original.test_metrics
 

@@ -133,6 +133,9 @@ def test_a_replay_reproduces_the_metrics_exactly(
     assert tracking.replay_matches(replay) is True
     assert replay.metrics == original.metrics
     assert "metrics match exactly" in learner_client.get(response.url).content.decode()
+    from lessons.challenges import challenge_status
+
+    assert challenge_status("governance.replay-run", experiment.owner).met
 
 
 def test_the_test_score_stays_sealed_until_revealed(
