@@ -33,9 +33,8 @@ CONFIG = {"displaylogo": False, "responsive": True}
 
 
 def _html(figure: go.Figure, title: str, height: int = 320, **layout: object) -> str:
-    figure.update_layout(
-        title=title, template="plotly_white", height=height, margin={"l": 50, "r": 20, "t": 50, "b": 40}, **layout
-    )
+    layout.setdefault("margin", {"l": 50, "r": 20, "t": 50, "b": 40})
+    figure.update_layout(title=title, template="plotly_white", height=height, **layout)
     return figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
 
 
@@ -106,7 +105,7 @@ def parallel_html(runs: list, param_names: list[str], metric: str) -> str:
     figure = go.Figure(
         go.Parcoords(line={"color": scores, "colorscale": "Viridis", "showscale": True}, dimensions=dimensions)
     )
-    return _html(figure, f"Parameters against {metric}", height=360)
+    return _html(figure, f"Parameters against {metric}", height=380, margin={"l": 60, "r": 40, "t": 90, "b": 30})
 
 
 def metric_bars_html(runs: list, metrics: list[str]) -> str:

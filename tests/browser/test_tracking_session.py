@@ -10,7 +10,10 @@ pytestmark = pytest.mark.browser
 
 
 def _train(page: Page, algorithm: str, **params: str) -> None:
-    page.get_by_label("Algorithm", exact=True).first.select_option(algorithm)
+    # Choosing an algorithm swaps in its parameter fields; fill them only once the swap is done.
+    with page.expect_response(lambda r: "fragment=params" in r.url):
+        page.get_by_label("Algorithm", exact=True).first.select_option(algorithm)
+    page.wait_for_load_state("networkidle")
     for name, value in params.items():
         expect(page.get_by_label(name, exact=True)).to_be_visible()
         page.get_by_label(name, exact=True).fill(value)
@@ -53,6 +56,7 @@ def test_a_learner_versions_data_tracks_three_runs_compares_replays_and_meets_a_
     _train(page, "random_forest", n_estimators="30", max_depth="6")
     _train(page, "decision_tree", max_depth="4")
     expect(page.locator("tr.run--succeeded")).to_have_count(3)
+    expect(page.locator("tbody tr", has_text="logistic")).to_contain_text("0.5")
 
     # Compare them with the differences highlighted.
     for box in page.locator("input[name=runs]").all():
