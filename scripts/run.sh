@@ -9,9 +9,7 @@ export WEB_PORT=${WEB_PORT:-8000}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 py=.venv/bin/python
 
-$py manage.py migrate --noinput
-if $py manage.py help sync_content >/dev/null 2>&1; then $py manage.py sync_content; fi
-$py manage.py create_demo_users
+$py manage.py prepare
 
 procs=(web worker beat)
 if problem=$($py -c 'import os, sys; from mlopslab.broker import redis_problem; p = redis_problem(os.environ["REDIS_URL"]); print(p or ""); sys.exit(1 if p else 0)'); then
