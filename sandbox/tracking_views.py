@@ -24,6 +24,19 @@ from sandbox.ml import datasets as ml_datasets
 from sandbox.models import Dataset, Experiment, Run
 
 PAGE = 100
+# Room for the form fields around the largest allowed file.
+MAX_REQUEST_BYTES = ml_datasets.MAX_UPLOAD_BYTES + 64 * 1024
+
+
+def _oversized(request: HttpRequest) -> bool:
+    """True for a request too large to hold an allowed upload, checked before Django reads the body."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > MAX_REQUEST_BYTES
+    except ValueError:
+        return True
+
+
+TOO_LARGE = "The upload is larger than 10 MB; nothing was saved."
 
 
 def _datasets_page(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
@@ -50,6 +63,9 @@ def dataset_create(request: HttpRequest, source: str) -> HttpResponse:
     )
     if form_class is None:
         return HttpResponse("Unknown kind of dataset.", status=404)
+    if _oversized(request):
+        messages.error(request, TOO_LARGE)
+        return _datasets_page(request, status=413)
     form = form_class(request.POST, request.FILES)
     if form.is_valid():
         values = form.cleaned_data
@@ -93,6 +109,9 @@ def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
 @require_POST
 def dataset_version_add(request: HttpRequest, dataset_id: int) -> HttpResponse:
     dataset = selectors.dataset_get_owned(owner=request.user, dataset_id=dataset_id)
+    if _oversized(request):
+        messages.error(request, TOO_LARGE)
+        return _dataset_page(request, dataset, status=413)
     if dataset.source == Dataset.Source.BUILTIN:
         messages.error(request, "A built-in dataset has one version: its content never changes.")
         return redirect("sandbox:dataset", dataset.pk)

@@ -332,3 +332,15 @@ def test_the_f1_gate_allows_one_look_at_the_test_split(
     assert challenge_status("testing.f1-gate", learner).met
     tracking.run_reveal_test(run=second)
     assert not challenge_status("testing.f1-gate", learner).met
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(learner_client: Client) -> None:
+    response = learner_client.post(
+        reverse("sandbox:dataset_create", args=["upload"]),
+        data=b"x" * 100,
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(50 * 1024 * 1024),
+    )
+    assert response.status_code == 413
+    assert "larger than 10 MB" in response.content.decode()
+    assert not Dataset.objects.exists()
