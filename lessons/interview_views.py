@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from lessons import attempts, charts
 from lessons.models import Node, QuizAttempt
-from lessons.quiz_views import _attempt_for
+from lessons.quiz_views import owned_attempt
 
 
 @login_required
@@ -60,7 +60,7 @@ def review_start(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def attempt_end(request: HttpRequest, attempt_id: int) -> HttpResponse:
-    attempt, refused = _attempt_for(request, attempt_id)
+    attempt, refused = owned_attempt(request, attempt_id)
     if refused:
         return refused
     attempts.attempt_finish(attempt=attempt)

@@ -165,10 +165,6 @@ class Question(models.Model):
     def __str__(self) -> str:
         return self.qid
 
-    @property
-    def is_graded(self) -> bool:
-        return self.kind != self.Kind.EXPLAIN
-
 
 class Choice(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")

@@ -9,7 +9,7 @@ from lessons.models import LearnerProfile, Question, QuizAttempt
 from lessons.views import locked_response, open_node
 
 
-def _attempt_for(request: HttpRequest, attempt_id: int) -> tuple[QuizAttempt, HttpResponse | None]:
+def owned_attempt(request: HttpRequest, attempt_id: int) -> tuple[QuizAttempt, HttpResponse | None]:
     """The learner's own attempt, or 404; for a node quiz, a 403 while the node is locked."""
     attempt = get_object_or_404(QuizAttempt.objects.select_related("node"), pk=attempt_id, user=request.user)
     if attempt.node is not None:
@@ -82,7 +82,7 @@ def node_quiz_start(request: HttpRequest, node_slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
-    attempt, refused = _attempt_for(request, attempt_id)
+    attempt, refused = owned_attempt(request, attempt_id)
     if refused:
         return refused
     attempts.attempt_finish_if_expired(attempt=attempt)
@@ -103,7 +103,7 @@ def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def answer(request: HttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
-    attempt, refused = _attempt_for(request, attempt_id)
+    attempt, refused = owned_attempt(request, attempt_id)
     if refused:
         return refused
     question = get_object_or_404(Question, pk=question_id)
@@ -125,7 +125,7 @@ def answer(request: HttpRequest, attempt_id: int, question_id: int) -> HttpRespo
 @require_GET
 def reveal(request: HttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
     """An explain-it card's model answer, with the self-rating buttons."""
-    attempt, refused = _attempt_for(request, attempt_id)
+    attempt, refused = owned_attempt(request, attempt_id)
     if refused:
         return refused
     question = get_object_or_404(Question, pk=question_id, kind=Question.Kind.EXPLAIN)

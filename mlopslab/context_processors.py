@@ -1,8 +1,7 @@
 from django.http import HttpRequest
 
 from lessons.attempts import reviews_due
-
-AUTHOR_PERMISSION = "lessons.author_content"
+from lessons.selectors import AUTHOR_PERMISSION
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
