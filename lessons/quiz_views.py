@@ -111,7 +111,7 @@ def answer(request: HttpRequest, attempt_id: int, question_id: int) -> HttpRespo
         saved = attempts.answer_submit(attempt=attempt, question=question, data=request.POST)
     except attempts.AttemptRefused as exc:
         if question.pk not in attempt.question_ids:
-            return render(request, "lessons/partials/refusal.html", {"message": exc.message}, status=exc.status)
+            return render(request, "partials/refusal.html", {"message": exc.message}, status=exc.status)
         context = {**_question_context(attempt, question), "error": exc.message}
         return render(request, "lessons/partials/question.html", context, status=exc.status)
     attempt.refresh_from_db()
@@ -130,7 +130,7 @@ def reveal(request: HttpRequest, attempt_id: int, question_id: int) -> HttpRespo
         return refused
     question = get_object_or_404(Question, pk=question_id, kind=Question.Kind.EXPLAIN)
     if question.pk not in attempt.question_ids:
-        return render(request, "lessons/partials/refusal.html", {"message": "Not in this attempt."}, status=400)
+        return render(request, "partials/refusal.html", {"message": "Not in this attempt."}, status=400)
     context = {**_question_context(attempt, question), "revealed": True}
     return render(request, "lessons/partials/question.html", context)
 

@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "mlopslab.refusals.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "mlopslab.urls"
