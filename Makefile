@@ -1,10 +1,14 @@
-.PHONY: run test lint format
+.PHONY: run test test-unit lint format
 
 run:
 	scripts/run.sh
 
 test:
 	scripts/test.sh
+
+# The fast layer only: ruff and tests/unit, with neither Redis nor a browser.
+test-unit:
+	scripts/test.sh tests/unit -m "not integration and not browser"
 
 lint:
 	scripts/bootstrap.sh --dev
