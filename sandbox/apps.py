@@ -1,4 +1,18 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+
+# What each capability registers at start: the runners of its jobs, its Celery
+# tasks, its checks behind the map's challenges, its admin pages.
+CAPABILITY_MODULES = [
+    "sandbox.jobs.runners",
+    "sandbox.jobs.tasks",
+    "sandbox.jobs.challenges",
+    "sandbox.jobs.admin",
+    "sandbox.datasets.challenges",
+    "sandbox.tracking.runners",
+    "sandbox.tracking.challenges",
+]
 
 
 class SandboxConfig(AppConfig):
@@ -6,4 +20,5 @@ class SandboxConfig(AppConfig):
     verbose_name = "Sandbox"
 
     def ready(self) -> None:
-        from sandbox import challenges  # noqa: F401  (registers the challenge checks)
+        for module in CAPABILITY_MODULES:
+            import_module(module)

@@ -1,22 +1,8 @@
-from django.urls import path
+"""Each capability's pages, under one namespace: `sandbox:run`, `sandbox:dataset`, …"""
 
-from sandbox import tracking_views, views
+from sandbox.datasets import urls as datasets_urls
+from sandbox.jobs import urls as jobs_urls
+from sandbox.tracking import urls as tracking_urls
 
 app_name = "sandbox"
-urlpatterns = [
-    path("", views.home, name="home"),
-    path("jobs/", views.job_start, name="job_start"),
-    path("jobs/<int:job_id>/", views.job_detail, name="job"),
-    path("datasets/", tracking_views.datasets, name="datasets"),
-    path("datasets/new/<str:source>/", tracking_views.dataset_create, name="dataset_create"),
-    path("datasets/<int:dataset_id>/", tracking_views.dataset_detail, name="dataset"),
-    path("datasets/<int:dataset_id>/versions/", tracking_views.dataset_version_add, name="dataset_version_add"),
-    path("datasets/<int:dataset_id>/v<int:number>/", tracking_views.dataset_version_profile, name="dataset_version"),
-    path("experiments/", tracking_views.experiments, name="experiments"),
-    path("experiments/<int:experiment_id>/", tracking_views.experiment_detail, name="experiment"),
-    path("experiments/<int:experiment_id>/runs/", tracking_views.run_create, name="run_create"),
-    path("experiments/<int:experiment_id>/sweep/", tracking_views.sweep_create, name="sweep_create"),
-    path("experiments/<int:experiment_id>/compare/", tracking_views.compare, name="compare"),
-    path("runs/<int:run_id>/", tracking_views.run_detail, name="run"),
-    path("runs/<int:run_id>/<str:action>/", tracking_views.run_action, name="run_action"),
-]
+urlpatterns = [*jobs_urls.urlpatterns, *datasets_urls.urlpatterns, *tracking_urls.urlpatterns]

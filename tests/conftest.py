@@ -133,7 +133,7 @@ def celery_eager(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Run tasks in the calling thread, for unit tests that must not need Redis."""
     from mlopslab.celery import app
 
-    monkeypatch.setattr("sandbox.services.redis_problem", lambda url, **kwargs: None)
+    monkeypatch.setattr("sandbox.jobs.services.redis_problem", lambda url, **kwargs: None)
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     yield

@@ -3,7 +3,8 @@ import time
 import pytest
 from django.urls import reverse
 
-from sandbox import services
+from sandbox.jobs import services
+from sandbox.jobs.runners import FIRST_MODEL
 from sandbox.models import Job
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,7 @@ def _wait_until_finished(job: Job, timeout: float = 60) -> Job:
 
 
 def test_a_real_worker_trains_the_first_model(celery_worker: object, learner: object) -> None:
-    job = services.job_create(owner=learner, kind=Job.Kind.FIRST_MODEL, params={"epochs": 30, "seed": 2})
+    job = services.job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 30, "seed": 2})
     assert job.status == Job.Status.QUEUED
     job = _wait_until_finished(job)
     assert job.status == Job.Status.SUCCEEDED, job.error

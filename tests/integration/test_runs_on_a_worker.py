@@ -3,9 +3,10 @@ import time
 import pytest
 from django.urls import reverse
 
-from sandbox import data, tracking
+from sandbox.datasets import services as dataset_services
 from sandbox.ml import training
 from sandbox.models import Experiment, Run
+from sandbox.tracking import services as tracking
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ def test_a_worker_trains_a_run_and_a_sweep(
     celery_worker: object, learner: object, client: object, settings: object, tmp_path: object
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
-    dataset = data.dataset_create_churn(
+    dataset = dataset_services.dataset_create_churn(
         owner=learner,
         name="churn",
         settings={"rows": 600, "noise": 0.05, "churn_rate": 0.3, "missing_rate": 0.02, "seed": 0},

@@ -12,8 +12,9 @@ import psutil
 import pytest
 from django.db import connection
 
+from sandbox.jobs.runners import FIRST_MODEL
+from sandbox.jobs.tasks import run_job
 from sandbox.models import Job
-from sandbox.tasks import run_job
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def test_a_job_whose_worker_process_is_killed_runs_again_and_succeeds(
     prefork_worker: subprocess.Popen, learner: object
 ) -> None:
     _children(prefork_worker)
-    job = Job.objects.create(owner=learner, kind=Job.Kind.FIRST_MODEL, params={"epochs": 200, "seed": 0})
+    job = Job.objects.create(owner=learner, kind=FIRST_MODEL, params={"epochs": 200, "seed": 0})
     run_job.apply_async(args=[job.pk], queue=QUEUE)
     deadline = time.monotonic() + 60
     while Job.objects.get(pk=job.pk).status == Job.Status.QUEUED:

@@ -5,22 +5,23 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from sandbox import services
+from sandbox.jobs import registry, services
+from sandbox.jobs.registry import JobError, JobKind
+from sandbox.jobs.runners import FIRST_MODEL
 from sandbox.models import Job
-from sandbox.runners import RUNNERS, JobError
 
 pytestmark = pytest.mark.django_db
 
 
 def _queued(owner: object, **fields: object) -> Job:
-    return Job.objects.create(owner=owner, kind=Job.Kind.FIRST_MODEL, params={"epochs": 3}, **fields)
+    return Job.objects.create(owner=owner, kind=FIRST_MODEL, params={"epochs": 3}, **fields)
 
 
 def test_a_created_job_runs_to_success_with_its_result(
     learner: object, celery_eager: None, django_capture_on_commit_callbacks: object
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.job_create(owner=learner, kind=Job.Kind.FIRST_MODEL, params={"epochs": 4, "seed": 1})
+        job = services.job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 4, "seed": 1})
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
     assert job.progress == 100
@@ -35,21 +36,21 @@ def test_a_learner_cannot_queue_more_than_the_cap(learner: object, celery_eager:
         _queued(learner, status=status)
     _queued(learner, status=Job.Status.SUCCEEDED)
     with pytest.raises(services.JobRefused, match="already have 3 jobs queued or running"):
-        services.job_create(owner=learner, kind=Job.Kind.FIRST_MODEL)
+        services.job_create(owner=learner, kind=FIRST_MODEL)
     assert Job.objects.count() == 4
 
 
 def test_the_cap_is_per_learner(learner: object, other_learner: object, celery_eager: None) -> None:
     for _ in range(3):
         _queued(other_learner)
-    job = services.job_create(owner=learner, kind=Job.Kind.FIRST_MODEL)
+    job = services.job_create(owner=learner, kind=FIRST_MODEL)
     assert job.owner == learner
 
 
 def test_it_refuses_quickly_and_creates_nothing_when_redis_is_down(learner: object, closed_redis_url: str) -> None:
     started = time.monotonic()
     with pytest.raises(services.JobRefused, match="job queue is not reachable"):
-        services.job_create(owner=learner, kind=Job.Kind.FIRST_MODEL)
+        services.job_create(owner=learner, kind=FIRST_MODEL)
     assert time.monotonic() - started < 2
     assert not Job.objects.exists()
 
@@ -103,7 +104,7 @@ def test_a_failing_runner_ends_the_job_failed_with_a_readable_error(
         on_progress(30, "Halfway")
         raise raised
 
-    monkeypatch.setitem(RUNNERS, Job.Kind.FIRST_MODEL, explode)
+    monkeypatch.setitem(registry._kinds, FIRST_MODEL, JobKind(key=FIRST_MODEL, label="Explodes", run=explode))
     job = _queued(learner)
     services.job_execute(job_id=job.pk)
     job.refresh_from_db()
@@ -146,7 +147,7 @@ def test_a_hard_time_limit_reported_by_celery_fails_the_job(learner: object) -> 
     from celery.exceptions import TimeLimitExceeded
     from celery.signals import task_failure
 
-    from sandbox.tasks import run_job
+    from sandbox.jobs.tasks import run_job
 
     job = _queued(learner, status=Job.Status.RUNNING)
     task_failure.send(sender=run_job, task_id="t", exception=TimeLimitExceeded(150), args=[job.pk], kwargs={})

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from lessons import attempts
 from lessons.models import Node, Question
-from sandbox import data
+from sandbox.datasets import services as dataset_services
 from sandbox.models import Experiment, Run
 
 JUNK = st.one_of(
@@ -31,7 +31,7 @@ def world(learner: object, course: object, settings: object, tmp_path: object) -
     settings.MEDIA_ROOT = tmp_path
     node = Node.objects.get(slug="first")
     attempt = attempts.attempt_start_node(user=learner, node=node)
-    dataset = data.dataset_create_builtin(owner=learner, name="iris")
+    dataset = dataset_services.dataset_create_builtin(owner=learner, name="iris")
     experiment = Experiment.objects.create(owner=learner, name="e", dataset=dataset)
     run = Run.objects.create(
         experiment=experiment, owner=learner, dataset_version=dataset.versions.get(), name="r",

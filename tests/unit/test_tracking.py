@@ -5,9 +5,13 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from sandbox import data, tracking
+from mlopslab.refusals import Refused
+from sandbox.datasets import services as dataset_services
+from sandbox.jobs.runners import FIRST_MODEL
 from sandbox.ml import training
 from sandbox.models import Dataset, DatasetVersion, Experiment, Job, Run
+from sandbox.tracking import selectors as tracking_selectors
+from sandbox.tracking import services as tracking
 
 pytestmark = pytest.mark.django_db
 SMALL_CHURN = {"rows": 400, "noise": 0.05, "churn_rate": 0.3, "missing_rate": 0.02, "seed": 1}
@@ -16,7 +20,7 @@ SMALL_CHURN = {"rows": 400, "noise": 0.05, "churn_rate": 0.3, "missing_rate": 0.
 @pytest.fixture
 def churn(learner: User, settings: object, tmp_path: object) -> Dataset:
     settings.MEDIA_ROOT = tmp_path / "media"
-    return data.dataset_create_churn(owner=learner, name="churn", settings=SMALL_CHURN)
+    return dataset_services.dataset_create_churn(owner=learner, name="churn", settings=SMALL_CHURN)
 
 
 @pytest.fixture
@@ -87,9 +91,10 @@ def test_bad_parameters_queue_nothing(experiment: Experiment, celery_eager: None
 
 def test_a_full_queue_refuses_the_run_and_saves_nothing(experiment: Experiment, celery_eager: None) -> None:
     for _ in range(3):
-        Job.objects.create(owner=experiment.owner, kind=Job.Kind.FIRST_MODEL)
-    with pytest.raises(tracking.RunRefused, match="already have 3 jobs"):
+        Job.objects.create(owner=experiment.owner, kind=FIRST_MODEL)
+    with pytest.raises(Refused, match="already have 3 jobs") as refused:
         tracking.run_create(experiment=experiment, version=experiment.dataset.versions.get(), config=_config())
+    assert refused.value.status == 429
     assert not Run.objects.exists()
 
 
@@ -130,7 +135,7 @@ def test_a_replay_reproduces_the_metrics_exactly(
         response = learner_client.post(reverse("sandbox:run_action", args=[original.pk, "replay"]))
     replay = Run.objects.get(replay_of=original)
     assert response.url == reverse("sandbox:run", args=[replay.pk])
-    assert tracking.replay_matches(replay) is True
+    assert tracking_selectors.replay_matches(replay) is True
     assert replay.metrics == original.metrics
     assert "metrics match exactly" in learner_client.get(response.url).content.decode()
     from lessons.challenges import challenge_status
@@ -159,7 +164,7 @@ def test_the_test_score_stays_sealed_until_revealed(
     ],
 )
 def test_the_runs_table_filters_like_mlflow(experiment: Experiment, text: str, names: set) -> None:
-    from sandbox import selectors
+    from sandbox.tracking import selectors
 
     version = experiment.dataset.versions.get()
     for depth in (2, 4, 6):
@@ -205,7 +210,9 @@ def test_comparing_needs_two_to_ten_finished_runs_of_the_experiment(
         for n in range(3)
     ]
     url = reverse("sandbox:compare", args=[experiment.pk])
-    response = learner_client.get(url, {"runs": [r.pk for r in runs]})
+    recorded = learner_client.post(url, {"runs": [r.pk for r in runs]})
+    assert recorded.status_code == 302
+    response = learner_client.get(recorded["Location"])
     html = response.content.decode()
     assert response.status_code == 200
     assert '<tr class="is-different"><th scope="row">max_depth</th>' in html
@@ -214,6 +221,21 @@ def test_comparing_needs_two_to_ten_finished_runs_of_the_experiment(
     assert Experiment.objects.get(pk=experiment.pk).compared_run_ids == [r.pk for r in runs]
     assert learner_client.get(url, {"runs": [runs[0].pk]}).status_code == 302
     assert learner_client.get(url, {"runs": [runs[0].pk, 999999]}).status_code == 302
+    assert learner_client.post(url, {"runs": [runs[0].pk, 999999]}).status_code == 302
+    assert Experiment.objects.get(pk=experiment.pk).compared_run_ids == [r.pk for r in runs]
+
+
+def test_showing_a_comparison_records_nothing(learner_client: Client, experiment: Experiment) -> None:
+    runs = [
+        Run.objects.create(
+            experiment=experiment, owner=experiment.owner, dataset_version=experiment.dataset.versions.get(),
+            name=f"r{n}", algorithm="decision_tree", params={"max_depth": n}, seed=1, status=Run.Status.SUCCEEDED,
+        )
+        for n in range(2)
+    ]  # fmt: skip
+    url = reverse("sandbox:compare", args=[experiment.pk])
+    assert learner_client.get(url, {"runs": [r.pk for r in runs]}).status_code == 200
+    assert Experiment.objects.get(pk=experiment.pk).compared_run_ids == []
 
 
 def test_a_bad_upload_is_a_form_error_that_saves_nothing(
@@ -288,7 +310,7 @@ def test_another_learners_sandbox_objects_are_not_found(
 
 
 def test_a_failed_job_fails_its_runs(experiment: Experiment, celery_eager: None) -> None:
-    from sandbox import services
+    from sandbox.jobs import services
 
     run = tracking.run_create(experiment=experiment, version=experiment.dataset.versions.get(), config=_config())
     services.job_fail(job_id=run.job_id, error="The worker stopped responding.")
@@ -303,7 +325,7 @@ def test_the_challenges_follow_the_learners_sandbox(
     from lessons.challenges import challenge_status
 
     assert not challenge_status("data.two-versions", learner).met
-    data.churn_version_add(dataset=experiment.dataset, settings={**SMALL_CHURN, "seed": 9})
+    dataset_services.churn_version_add(dataset=experiment.dataset, settings={**SMALL_CHURN, "seed": 9})
     assert challenge_status("data.two-versions", learner).met
 
     assert not challenge_status("prep.pipeline-run", learner).met
@@ -312,7 +334,7 @@ def test_the_challenges_follow_the_learners_sandbox(
     status = challenge_status("tracking.compare-runs", learner)
     assert status.steps[0][1]
     assert not status.met
-    learner_client.get(reverse("sandbox:compare", args=[experiment.pk]), {"runs": [r.pk for r in runs]})
+    learner_client.post(reverse("sandbox:compare", args=[experiment.pk]), {"runs": [r.pk for r in runs]})
     assert challenge_status("tracking.compare-runs", learner).met
 
 
@@ -322,7 +344,7 @@ def test_the_f1_gate_allows_one_look_at_the_test_split(
     from lessons.challenges import challenge_status
 
     settings.MEDIA_ROOT = tmp_path
-    cancer = data.dataset_create_builtin(owner=learner, name="breast_cancer")
+    cancer = dataset_services.dataset_create_builtin(owner=learner, name="breast_cancer")
     experiment = Experiment.objects.create(owner=learner, name="gate", dataset=cancer)
     first = _train(experiment, django_capture_on_commit_callbacks, C=1.0)
     second = _train(experiment, django_capture_on_commit_callbacks, C=0.1)

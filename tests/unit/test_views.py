@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
+from sandbox.jobs.runners import FIRST_MODEL
 from sandbox.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +77,7 @@ def test_the_page_sends_the_csrf_token_on_htmx_requests_and_loads_htmx_locally(l
 def test_starting_a_job_over_htmx_returns_its_polling_fragment(
     learner_client: object, learner: User, celery_eager: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sandbox.services.transaction.on_commit", lambda callback: None)
+    monkeypatch.setattr("sandbox.jobs.services.transaction.on_commit", lambda callback: None)
     response = learner_client.post(reverse("sandbox:job_start"), {"epochs": 5, "seed": 0}, **HTMX)
     job = Job.objects.get()
     assert response.status_code == 200
@@ -99,7 +100,7 @@ def test_bad_parameters_are_a_form_error_and_queue_nothing(
 
 def test_one_job_too_many_is_refused_with_429(learner_client: object, learner: User, celery_eager: None) -> None:
     for _ in range(3):
-        Job.objects.create(owner=learner, kind=Job.Kind.FIRST_MODEL)
+        Job.objects.create(owner=learner, kind=FIRST_MODEL)
     response = learner_client.post(reverse("sandbox:job_start"), {"epochs": 5, "seed": 0}, **HTMX)
     assert response.status_code == 429
     assert "already have 3 jobs queued or running" in response.content.decode()
@@ -119,7 +120,7 @@ def test_pages_render_while_redis_is_down(learner_client: object, closed_redis_u
 
 
 def test_a_running_job_keeps_polling_and_a_finished_one_stops_with_286(learner_client: object, learner: User) -> None:
-    job = Job.objects.create(owner=learner, kind=Job.Kind.FIRST_MODEL, status=Job.Status.RUNNING, progress=40)
+    job = Job.objects.create(owner=learner, kind=FIRST_MODEL, status=Job.Status.RUNNING, progress=40)
     response = learner_client.get(reverse("sandbox:job", args=[job.pk]), **HTMX)
     assert response.status_code == 200
     assert b'value="40"' in response.content
@@ -136,7 +137,7 @@ def test_a_succeeded_job_page_shows_its_learning_curve(learner_client: object, l
     epochs = [{"epoch": n, "train_accuracy": 0.9, "validation_accuracy": 0.95} for n in (1, 2)]
     job = Job.objects.create(
         owner=learner,
-        kind=Job.Kind.FIRST_MODEL,
+        kind=FIRST_MODEL,
         status=Job.Status.SUCCEEDED,
         progress=100,
         result={"epochs": epochs, "test_accuracy": 0.9649},
@@ -148,7 +149,7 @@ def test_a_succeeded_job_page_shows_its_learning_curve(learner_client: object, l
 
 
 def test_another_learners_job_is_not_found(client: object, learner: User, other_learner: User) -> None:
-    job = Job.objects.create(owner=other_learner, kind=Job.Kind.FIRST_MODEL)
+    job = Job.objects.create(owner=other_learner, kind=FIRST_MODEL)
     client.force_login(learner)
     assert client.get(reverse("sandbox:job", args=[job.pk])).status_code == 404
     assert client.get(reverse("sandbox:job", args=[job.pk]), **HTMX).status_code == 404

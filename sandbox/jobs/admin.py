@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from sandbox.models import Job
+from sandbox.jobs.models import Job
 
 
 @admin.register(Job)

@@ -9,24 +9,33 @@ import joblib
 import numpy
 import pandas
 import sklearn
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from lessons.attempts import progress_refresh
+from mlopslab.refusals import Refused
 from mlopslab.version import code_version
-from sandbox import data
+from sandbox.datasets.models import Dataset, DatasetVersion
+from sandbox.datasets.selectors import version_frame
+from sandbox.jobs.services import job_create
 from sandbox.ml import training
-from sandbox.models import DatasetVersion, Experiment, Job, Run
-from sandbox.services import JobRefused, job_create
+from sandbox.tracking.models import Experiment, Run
+from sandbox.tracking.selectors import MAX_COMPARE, runs_for_comparison
 
 MAX_SWEEP = 12
-MAX_COMPARE = 10
+# The kinds of job this capability registers runners for (sandbox.tracking.runners).
+TRAIN_RUN = "train_run"
+SWEEP = "sweep"
 
 
-class RunRefused(Exception):
-    """Nothing was queued; the message says why."""
+class RunRefused(Refused):
+    """Nothing was queued or changed; the message says why."""
+
+    def __init__(self, message: str, *, status: int = 422) -> None:
+        super().__init__(message, status=status)
 
 
 @dataclass(frozen=True)
@@ -79,14 +88,17 @@ def run_create(
     params = _checked(experiment, version, config)
     with transaction.atomic():
         run = _new_run(experiment, version, config, params, name=name, replay_of=replay_of)
-        try:
-            job = job_create(owner=experiment.owner, kind=Job.Kind.TRAIN_RUN, params={"run_ids": [run.pk]})
-        except JobRefused as exc:
-            transaction.set_rollback(True)
-            raise RunRefused(str(exc)) from None
+        # A refused job (quota, queue down) leaves this block by its exception, taking the run with it.
+        job = job_create(owner=experiment.owner, kind=TRAIN_RUN, params={"run_ids": [run.pk]})
         Run.objects.filter(pk=run.pk).update(job=job)
     run.refresh_from_db()
     return run
+
+
+def sweep_run_name(algorithm: str, params: dict, varied: list[str]) -> str:
+    """A name that says what varied, e.g. `random-forest n_estimators=50 max_depth=5`."""
+    shown = " ".join(f"{name}={params[name]}" for name in varied)
+    return f"{algorithm.replace('_', '-')} {shown}"[:100]
 
 
 def sweep_create(
@@ -111,12 +123,11 @@ def sweep_create(
     ]
     checked = [_checked(experiment, version, config) for config in configs]
     with transaction.atomic():
-        runs = [_new_run(experiment, version, c, p) for c, p in zip(configs, checked, strict=True)]
-        try:
-            job = job_create(owner=experiment.owner, kind=Job.Kind.SWEEP, params={"run_ids": [r.pk for r in runs]})
-        except JobRefused as exc:
-            transaction.set_rollback(True)
-            raise RunRefused(str(exc)) from None
+        runs = [
+            _new_run(experiment, version, c, p, name=sweep_run_name(c.algorithm, c.params, names))
+            for c, p in zip(configs, checked, strict=True)
+        ]
+        job = job_create(owner=experiment.owner, kind=SWEEP, params={"run_ids": [r.pk for r in runs]})
         Run.objects.filter(pk__in=[r.pk for r in runs]).update(job=job)
     return list(Run.objects.filter(pk__in=[r.pk for r in runs]).order_by("pk"))
 
@@ -137,14 +148,6 @@ def run_replay(*, run: Run) -> Run:
     return run_create(
         experiment=run.experiment, version=run.dataset_version, config=config, name=f"{run.name}-replay", replay_of=run
     )
-
-
-def replay_matches(run: Run) -> bool | None:
-    """Whether a finished replay reproduced its original's metrics exactly; None while either is unfinished."""
-    original = run.replay_of
-    if original is None or run.status != Run.Status.SUCCEEDED or original.status != Run.Status.SUCCEEDED:
-        return None
-    return run.metrics == original.metrics and run.test_metrics == original.test_metrics
 
 
 def run_reveal_test(*, run: Run) -> None:
@@ -177,11 +180,27 @@ def run_set_note(*, run: Run, note: str) -> None:
     run.note = note
 
 
-def experiment_compare(*, experiment: Experiment, runs: list[Run]) -> None:
-    if not 2 <= len(runs) <= MAX_COMPARE:
-        raise RunRefused(f"Choose between 2 and {MAX_COMPARE} runs to compare.")
+def experiment_create(*, owner: User, name: str, dataset: Dataset) -> Experiment:
+    if dataset.owner_id != owner.pk:
+        raise RunRefused("Choose one of your own datasets.", status=404)
+    return Experiment.objects.create(owner=owner, name=name, dataset=dataset)
+
+
+def experiment_compare(*, experiment: Experiment, run_ids: list[int]) -> list[Run]:
+    """Record which finished runs the learner compared side by side (a stage's challenge reads it)."""
+    runs = runs_for_comparison(experiment=experiment, run_ids=run_ids)
+    if runs is None:
+        raise RunRefused(f"Choose between 2 and {MAX_COMPARE} finished runs of this experiment to compare.")
     Experiment.objects.filter(pk=experiment.pk).update(compared_run_ids=[r.pk for r in runs])
     progress_refresh(user=experiment.owner)
+    return runs
+
+
+def runs_fail_with_job(job_id: int, error: str) -> None:
+    """End the runs a failed job never finished, so that none is left queued or running for ever."""
+    Run.objects.filter(job_id=job_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
+        status=Run.Status.FAILED, error=error, finished_at=timezone.now()
+    )
 
 
 def environment() -> dict[str, str]:
@@ -201,7 +220,7 @@ def run_train(*, run_id: int, on_progress: training.ProgressCallback) -> None:
     dataset = run.dataset_version.dataset
     try:
         on_progress(5, "Loading data")
-        frame = data.version_frame(run.dataset_version)
+        frame = version_frame(run.dataset_version)
         result = training.train(
             frame,
             target=dataset.target,

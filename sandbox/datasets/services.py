@@ -9,12 +9,16 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from lessons.attempts import progress_refresh
+from mlopslab.refusals import Refused
+from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.ml import datasets as ml
-from sandbox.models import Dataset, DatasetVersion
 
 
-class DatasetRefused(Exception):
+class DatasetRefused(Refused):
     """Nothing was saved; the message says why."""
+
+    def __init__(self, message: str, *, status: int = 422) -> None:
+        super().__init__(message, status=status)
 
 
 def _normalise(frame: pd.DataFrame) -> tuple[pd.DataFrame, bytes]:
@@ -46,7 +50,7 @@ def version_add(*, dataset: Dataset, frame: pd.DataFrame, settings: dict | None 
                 file="",
             )
         except IntegrityError:
-            raise DatasetRefused("Another version was being saved at the same moment; try again.") from None
+            raise DatasetRefused("Another version was being saved at the same moment; try again.", status=409) from None
         # The path is keyed by the row's id: the app chooses it, never the uploaded file's name.
         version.file = default_storage.save(f"datasets/{dataset.owner_id}/{version.pk}.csv", ContentFile(raw))
         version.save(update_fields=["file"])
@@ -75,7 +79,15 @@ def dataset_create_churn(*, owner: User, name: str, settings: dict) -> Dataset:
     return dataset
 
 
+def _check_versionable(dataset: Dataset, source: str) -> None:
+    if dataset.source == Dataset.Source.BUILTIN:
+        raise DatasetRefused("A built-in dataset has one version: its content never changes.", status=409)
+    if dataset.source != source:
+        raise DatasetRefused(f"This dataset's versions come from {dataset.get_source_display().lower()}s.")
+
+
 def churn_version_add(*, dataset: Dataset, settings: dict) -> tuple[DatasetVersion, bool]:
+    _check_versionable(dataset, Dataset.Source.CHURN)
     return version_add(dataset=dataset, frame=ml.make_churn(**settings), settings=settings)
 
 
@@ -110,13 +122,9 @@ def dataset_create_upload(*, owner: User, name: str, raw: bytes, target: str) ->
 
 
 def upload_version_add(*, dataset: Dataset, raw: bytes) -> tuple[DatasetVersion, bool]:
+    _check_versionable(dataset, Dataset.Source.UPLOAD)
     try:
         frame = ml.parse_csv(raw)
     except ml.CsvProblem as exc:
         raise DatasetRefused(str(exc)) from None
     return version_add(dataset=dataset, frame=frame)
-
-
-def version_frame(version: DatasetVersion) -> pd.DataFrame:
-    with default_storage.open(version.file, "rb") as handle:
-        return pd.read_csv(handle)

@@ -1,23 +1,21 @@
 import re
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from sandbox.models import Dataset, Experiment, Job, Run
+from mlopslab.refusals import Refused
+from sandbox.tracking.models import Experiment, Run
+
+MAX_COMPARE = 10
 
 
-def job_get_owned(*, owner: User, job_id: int) -> Job:
-    """The learner's own job, or 404: another learner's id looks like no job at all."""
-    return get_object_or_404(Job, pk=job_id, owner=owner)
-
-
-def jobs_recent(*, owner: User, limit: int = 10) -> QuerySet[Job]:
-    return Job.objects.filter(owner=owner)[:limit]
-
-
-class FilterError(ValueError):
+class FilterError(Refused):
     """A runs filter that cannot be read; the message says where."""
+
+    def __init__(self, message: str, *, status: int = 422) -> None:
+        super().__init__(message, status=status)
 
 
 _CLAUSE = re.compile(r"^\s*(?:(metrics|params|tags)\.)?([A-Za-z_][\w.-]*)\s*(!=|>=|<=|=|>|<)\s*(.+?)\s*$")
@@ -117,10 +115,6 @@ def runs_table(
     return runs, param_names, metric_names
 
 
-def dataset_get_owned(*, owner: User, dataset_id: int) -> Dataset:
-    return get_object_or_404(Dataset, pk=dataset_id, owner=owner)
-
-
 def experiment_get_owned(*, owner: User, experiment_id: int) -> Experiment:
     return get_object_or_404(Experiment.objects.select_related("dataset"), pk=experiment_id, owner=owner)
 
@@ -129,3 +123,61 @@ def run_get_owned(*, owner: User, run_id: int) -> Run:
     return get_object_or_404(
         Run.objects.select_related("experiment__dataset", "dataset_version", "replay_of", "job"), pk=run_id, owner=owner
     )
+
+
+def experiments_owned(*, owner: User) -> QuerySet[Experiment]:
+    return Experiment.objects.filter(owner=owner).select_related("dataset")
+
+
+def replay_matches(run: Run) -> bool | None:
+    """Whether a finished replay reproduced its original's metrics exactly; None while either is unfinished."""
+    original = run.replay_of
+    if original is None or run.status != Run.Status.SUCCEEDED or original.status != Run.Status.SUCCEEDED:
+        return None
+    return run.metrics == original.metrics and run.test_metrics == original.test_metrics
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    section: str
+    """The section's name on its first row, empty on the others."""
+    name: str
+    values: list
+    same: bool
+
+
+def runs_for_comparison(*, experiment: Experiment, run_ids: list[int]) -> list[Run] | None:
+    """The finished runs of the experiment named by `run_ids`, or None unless 2 to MAX_COMPARE all are."""
+    chosen = list(experiment.runs.filter(pk__in=run_ids, status=Run.Status.SUCCEEDED).order_by("pk"))
+    if len(chosen) != len(set(run_ids)) or not 2 <= len(chosen) <= MAX_COMPARE:
+        return None
+    return chosen
+
+
+def comparison_table(*, runs: list[Run]) -> tuple[list[ComparisonRow], list[str], list[str]]:
+    """The runs side by side, a row per field, each saying whether all runs agree; and the param and metric names."""
+    param_names = sorted({n for run in runs for n in run.params})
+    metric_names = sorted({n for run in runs for n in run.metrics})
+    rows = []
+    for section, names, getter in (
+        ("Run", ["algorithm", "seed", "dataset version"], None),
+        ("Parameters", param_names, "params"),
+        ("Metrics", metric_names, "metrics"),
+    ):
+        for index, name in enumerate(names):
+            if getter:
+                values = [getattr(run, getter).get(name) for run in runs]
+            elif name == "dataset version":
+                values = [f"v{run.dataset_version.number} {run.dataset_version.short_hash}" for run in runs]
+            else:
+                values = [getattr(run, name) for run in runs]
+            shown = [f"{v:.4f}" if isinstance(v, float) and getter == "metrics" else v for v in values]
+            rows.append(
+                ComparisonRow(
+                    section=section if index == 0 else "",
+                    name=name,
+                    values=shown,
+                    same=len({repr(v) for v in values}) == 1,
+                )
+            )
+    return rows, param_names, metric_names

@@ -1,3 +1,5 @@
+"""Use cases of background jobs: create and enqueue, claim and run, report progress, finish."""
+
 import logging
 import uuid
 from datetime import timedelta
@@ -12,33 +14,38 @@ from django.utils import timezone
 
 from lessons.attempts import progress_refresh
 from mlopslab.broker import redis_problem
-from sandbox.models import Job, Run
+from mlopslab.celery import app
+from mlopslab.refusals import Refused
+from sandbox.jobs.models import Job
+from sandbox.jobs.registry import JobError, job_kind
 
 logger = logging.getLogger(__name__)
 
+# The task is looked up by name, so that this module never imports the task
+# module that imports it. The name is the one it had before the sandbox was
+# split into capability packages, so messages queued before an upgrade still run.
+RUN_JOB_TASK = "sandbox.tasks.run_job"
 # A job whose worker died is tried once more (the broker redelivers it); a
 # second death ends it.
 MAX_ATTEMPTS = 2
 QUEUE_UNREACHABLE = "The job queue is not reachable right now, so nothing was queued. Please try again in a minute."
 
 
-class JobRefused(Exception):
+class JobRefused(Refused):
     """The job was not created; the message says why, for the learner."""
 
 
 def job_create(*, owner: User, kind: str, params: dict | None = None) -> Job:
     """Create a queued job for `owner` and send it to a worker once committed.
 
-    Refuses, creating nothing, when Redis does not answer or when the learner
-    already has their quota of queued and running jobs. If the message still
-    cannot be sent after the commit, the job is returned already failed.
+    Refuses, creating nothing, an unknown kind (400), a full quota (429) and a
+    broker that does not answer (503). If the message still cannot be sent
+    after the commit, the job is returned already failed.
     """
-    from sandbox.runners import RUNNERS  # runners use services; imported late to avoid a cycle
-
-    if kind not in RUNNERS:
-        raise JobRefused(f"There is no kind of job called {kind!r}.")
+    if job_kind(kind) is None:
+        raise JobRefused(f"There is no kind of job called {kind!r}.", status=400)
     if redis_problem(settings.CELERY_BROKER_URL) is not None:
-        raise JobRefused(QUEUE_UNREACHABLE)
+        raise JobRefused(QUEUE_UNREACHABLE, status=503)
     with transaction.atomic():
         # Locking the owner's row serialises concurrent submissions by one
         # learner, so two requests cannot both squeeze under the cap.
@@ -47,7 +54,8 @@ def job_create(*, owner: User, kind: str, params: dict | None = None) -> Job:
         if active >= settings.JOBS_PER_LEARNER:
             raise JobRefused(
                 f"You already have {active} jobs queued or running, the most one learner may have. "
-                "Start this one when one of them has finished."
+                "Start this one when one of them has finished.",
+                status=429,
             )
         job = Job.objects.create(owner=owner, kind=kind, params=params or {}, celery_task_id=str(uuid.uuid4()))
         transaction.on_commit(partial(_enqueue, job))
@@ -55,11 +63,17 @@ def job_create(*, owner: User, kind: str, params: dict | None = None) -> Job:
     return job
 
 
-def _enqueue(job: Job) -> None:
-    from sandbox.tasks import run_job
+def job_create_or_refuse(*, owner: User, kind: str, params: dict | None = None) -> Job:
+    """As `job_create`, but a job whose message could not be sent is refused (503) instead of returned failed."""
+    job = job_create(owner=owner, kind=kind, params=params)
+    if job.status == Job.Status.FAILED:
+        raise JobRefused(job.error, status=503)
+    return job
 
+
+def _enqueue(job: Job) -> None:
     try:
-        run_job.apply_async(args=[job.pk], task_id=job.celery_task_id)
+        app.tasks[RUN_JOB_TASK].apply_async(args=[job.pk], task_id=job.celery_task_id)
     except Exception:
         logger.exception("could not send job %s to the broker", job.pk)
         job_fail(job_id=job.pk, error=QUEUE_UNREACHABLE)
@@ -79,15 +93,16 @@ def _job_finish(
     result: dict | None = None,
     from_statuses: tuple[str, ...] = (Job.Status.RUNNING,),
 ) -> bool:
+    """The one way a job ends, by whatever route: the row, and what the job was working on."""
     fields = {"status": status, "error": error, "finished_at": timezone.now()}
     if status == Job.Status.SUCCEEDED:
         fields.update(progress=100, message="Finished", result=result or {})
     ended = bool(Job.objects.filter(pk=job_id, status__in=from_statuses).update(**fields))
     if ended and status == Job.Status.FAILED:
-        # Runs the job never reached end with it, so none is left queued for ever.
-        Run.objects.filter(job_id=job_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
-            status=Run.Status.FAILED, error=error, finished_at=fields["finished_at"]
-        )
+        kind = job_kind(Job.objects.values_list("kind", flat=True).get(pk=job_id))
+        if kind is not None and kind.on_fail is not None:
+            # What the job never reached ends with it, so nothing is left queued for ever.
+            kind.on_fail(job_id, error)
     return ended
 
 
@@ -113,28 +128,28 @@ def job_execute(*, job_id: int, redelivered: bool = False) -> None:
     )
     if not claimed:
         if redelivered:
-            _job_finish(job_id, Job.Status.FAILED, error="The worker stopped twice while running this job.")
+            job_fail(job_id=job_id, error="The worker stopped twice while running this job.")
         return
 
-    from sandbox.runners import RUNNERS, JobError
-
     job = Job.objects.get(pk=job_id)
+    kind = job_kind(job.kind)
+    if kind is None:
+        job_fail(job_id=job_id, error=f"This worker does not know how to run a {job.kind!r} job.")
+        return
 
     def on_progress(percent: int, message: str) -> None:
         job_report_progress(job_id=job_id, percent=percent, message=message)
 
     try:
-        result = RUNNERS[job.kind](job, on_progress)
+        result = kind.run(job, on_progress)
     except SoftTimeLimitExceeded:
         limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
-        _job_finish(
-            job_id, Job.Status.FAILED, error=f"The job took longer than its {limit}-second limit and was stopped."
-        )
+        job_fail(job_id=job_id, error=f"The job took longer than its {limit}-second limit and was stopped.")
     except JobError as exc:
-        _job_finish(job_id, Job.Status.FAILED, error=str(exc))
+        job_fail(job_id=job_id, error=str(exc))
     except Exception as exc:
         logger.exception("job %s failed", job_id)
-        _job_finish(job_id, Job.Status.FAILED, error=f"The job failed unexpectedly: {type(exc).__name__}: {exc}")
+        job_fail(job_id=job_id, error=f"The job failed unexpectedly: {type(exc).__name__}: {exc}")
     else:
         if _job_finish(job_id, Job.Status.SUCCEEDED, result=result):
             # A finished job may meet a stage's challenge.
@@ -146,13 +161,19 @@ def jobs_fail_abandoned(*, now: timezone.datetime | None = None) -> int:
 
     A running job past its hard time limit lost its worker; a queued job an hour
     old lost its message (an embedded Redis keeps nothing across a restart).
+    Each ends through the same path as any failed job, with what it was working on.
     """
     now = now or timezone.now()
     run_deadline = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    failed = Job.objects.filter(status=Job.Status.RUNNING, started_at__lt=run_deadline).update(
-        status=Job.Status.FAILED, error="The worker running this job stopped responding.", finished_at=now
-    )
-    failed += Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=now - timedelta(hours=1)).update(
-        status=Job.Status.FAILED, error="No worker picked this job up within an hour.", finished_at=now
-    )
-    return failed
+    abandoned = [
+        (job_id, "The worker running this job stopped responding.")
+        for job_id in Job.objects.filter(status=Job.Status.RUNNING, started_at__lt=run_deadline).values_list(
+            "pk", flat=True
+        )
+    ] + [
+        (job_id, "No worker picked this job up within an hour.")
+        for job_id in Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=now - timedelta(hours=1)).values_list(
+            "pk", flat=True
+        )
+    ]
+    return sum(job_fail(job_id=job_id, error=error) for job_id, error in abandoned)

@@ -2,10 +2,10 @@ from celery import shared_task
 from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure
 
-from sandbox import services
+from sandbox.jobs import services
 
 
-@shared_task(bind=True)
+@shared_task(bind=True, name=services.RUN_JOB_TASK)
 def run_job(self, job_id: int) -> None:
     services.job_execute(job_id=job_id, redelivered=bool((self.request.delivery_info or {}).get("redelivered")))
 
@@ -23,6 +23,6 @@ def _fail_job_with_its_task(
     services.job_fail(job_id=args[0], error=error)
 
 
-@shared_task
+@shared_task(name="sandbox.tasks.fail_abandoned_jobs")
 def fail_abandoned_jobs() -> int:
     return services.jobs_fail_abandoned()

@@ -1,31 +1,11 @@
-"""Checks over a learner's own sandbox state, registered for the challenge keys of the map."""
+"""Checks over a learner's experiments and runs, registered for the challenge keys of the map."""
 
 from django.contrib.auth.models import User
 
 from lessons.challenges import ChallengeStatus, register
-from sandbox.models import Dataset, DatasetVersion, Experiment, Job, Run
-from sandbox.tracking import replay_matches
-
-
-@register("foundations.first-job")
-def first_job(user: User) -> ChallengeStatus:
-    succeeded = Job.objects.filter(owner=user, kind=Job.Kind.FIRST_MODEL, status=Job.Status.SUCCEEDED).exists()
-    return ChallengeStatus(
-        title="Train your first model on a background worker",
-        steps=[("Run “Train a first model” in the sandbox until it succeeds", succeeded)],
-    )
-
-
-@register("data.two-versions")
-def two_versions(user: User) -> ChallengeStatus:
-    most = max((d.versions.count() for d in Dataset.objects.filter(owner=user)), default=0)
-    return ChallengeStatus(
-        title="Version a dataset twice",
-        steps=[
-            ("Create a dataset in the sandbox", most >= 1),
-            ("Change its content so that it gets a second version", most >= 2),
-        ],
-    )
+from sandbox.datasets.models import DatasetVersion
+from sandbox.tracking.models import Experiment, Run
+from sandbox.tracking.selectors import replay_matches
 
 
 def _has_text_column(version: DatasetVersion) -> bool:

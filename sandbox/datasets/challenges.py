@@ -1,0 +1,17 @@
+from django.contrib.auth.models import User
+from django.db.models import Count, Max
+
+from lessons.challenges import ChallengeStatus, register
+from sandbox.datasets.models import Dataset
+
+
+@register("data.two-versions")
+def two_versions(user: User) -> ChallengeStatus:
+    most = Dataset.objects.filter(owner=user).annotate(n=Count("versions")).aggregate(most=Max("n"))["most"] or 0
+    return ChallengeStatus(
+        title="Version a dataset twice",
+        steps=[
+            ("Create a dataset in the sandbox", most >= 1),
+            ("Change its content so that it gets a second version", most >= 2),
+        ],
+    )

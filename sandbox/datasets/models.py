@@ -1,0 +1,51 @@
+from django.conf import settings
+from django.db import models
+
+
+class Dataset(models.Model):
+    class Source(models.TextChoices):
+        BUILTIN = "builtin", "Built-in scikit-learn set"
+        CHURN = "churn", "Synthetic customer churn"
+        UPLOAD = "upload", "Uploaded CSV"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=100)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    builtin = models.CharField(max_length=20, blank=True)
+    task = models.CharField(max_length=20)
+    target = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DatasetVersion(models.Model):
+    """One exact content of a dataset, identified by the SHA-256 of its canonical form, as DVC does."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField()
+    columns = models.PositiveIntegerField()
+    schema = models.JSONField(default=list)
+    settings = models.JSONField(default=dict, blank=True, help_text="How the content was made (churn settings).")
+    file = models.CharField(max_length=200, help_text="Storage path of the CSV, written by the app.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "content_hash"], name="version_content_once"),
+            models.UniqueConstraint(fields=["dataset", "number"], name="version_number_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} v{self.number}"
+
+    @property
+    def short_hash(self) -> str:
+        return self.content_hash[:12]
