@@ -5,7 +5,8 @@ key (see sandbox/challenges.py), and lessons asks the registry. A node whose key
 has no check yet completes on its quiz alone.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
@@ -21,6 +22,10 @@ class ChallengeStatus:
     def met(self) -> bool:
         return all(done for _, done in self.steps)
 
+    def all_met(self) -> "ChallengeStatus":
+        """The same challenge with every step shown as met, for a learner who met it once already."""
+        return ChallengeStatus(title=self.title, steps=[(step, True) for step, _ in self.steps])
+
 
 ChallengeCheck = Callable[[User], ChallengeStatus]
 _checks: dict[str, ChallengeCheck] = {}
@@ -34,6 +39,21 @@ def register(key: str) -> Callable[[ChallengeCheck], ChallengeCheck]:
         return check
 
     return decorate
+
+
+def unregister(key: str) -> None:
+    """Forget the check for `key`; a key with no check is left as it is."""
+    _checks.pop(key, None)
+
+
+@contextmanager
+def registered(key: str, check: ChallengeCheck) -> Iterator[ChallengeCheck]:
+    """Register `check` for `key` while the block runs, and remove it afterwards, as a test needs."""
+    register(key)(check)
+    try:
+        yield check
+    finally:
+        unregister(key)
 
 
 def challenge_status(key: str, user: User) -> ChallengeStatus | None:

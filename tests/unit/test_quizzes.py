@@ -1,4 +1,5 @@
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lessons import attempts, grading
-from lessons.challenges import ChallengeStatus, register
+from lessons.challenges import ChallengeStatus, challenge_status, registered
 from lessons.content_files import ContentError, read_content
 from lessons.models import Answer, LearnerProfile, Node, NodeProgress, Question, QuizAttempt, ReviewCard
 from tests.content_tree import QUESTIONS, write_content_tree, write_questions
@@ -307,23 +308,49 @@ def test_a_score_below_the_pass_mark_fails(learner_client: Client, course: objec
     assert (attempt.correct, attempt.passed) == (4, False)
 
 
-@pytest.mark.django_db
-def test_a_registered_challenge_must_also_be_met(learner_client: Client, learner: User, course: object) -> None:
+@pytest.fixture
+def first_check() -> Iterator[dict]:
+    """A check for the first node's challenge key whose answer the test sets; removed again afterwards."""
     state = {"met": False}
 
-    @register("test.first")
     def check(user: User) -> ChallengeStatus:
         return ChallengeStatus(title="Do the thing", steps=[("Do the thing", state["met"])])
 
+    with registered("test.first", check):
+        yield state
+
+
+@pytest.mark.django_db
+def test_a_registered_challenge_must_also_be_met(
+    learner_client: Client, learner: User, course: object, first_check: dict
+) -> None:
     _pass_quiz(learner_client)
     progress = NodeProgress.objects.get(user=learner, node__slug="first")
     assert progress.quiz_passed_at is not None
     assert progress.completed_at is None
     assert "Do the thing" in learner_client.get(reverse("lessons:node", args=["first"])).content.decode()
     assert learner_client.get(reverse("lessons:node", args=["second"])).status_code == 403
-    state["met"] = True
+    first_check["met"] = True
     assert attempts.progress_refresh(user=learner) == [Node.objects.get(slug="first")]
     assert learner_client.get(reverse("lessons:node", args=["second"])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_check_registered_for_a_block_is_removed_after_it_even_on_an_error(learner: User) -> None:
+    def check(user: User) -> ChallengeStatus:
+        return ChallengeStatus(title="Block", steps=[("Inside", True)])
+
+    def fail_inside() -> None:
+        with registered("test.block", check):
+            assert challenge_status("test.block", learner).met
+            raise RuntimeError("the test failed inside the block")
+
+    with pytest.raises(RuntimeError):
+        fail_inside()
+    assert challenge_status("test.block", learner) is None
+    # Registering it again is allowed once it is gone.
+    with registered("test.block", lambda user: ChallengeStatus(title="Again")):
+        assert challenge_status("test.block", learner).title == "Again"
 
 
 @pytest.mark.django_db
@@ -404,7 +431,7 @@ def test_bad_interview_settings_are_refused(learner_client: Client, course: obje
 
 @pytest.mark.django_db
 def test_misses_and_hard_cards_enter_the_review_queue_and_show_in_the_navigation(
-    learner_client: Client, learner: User, course: object
+    learner_client: Client, learner: User, course: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     single = Question.objects.get(qid="first-single")
@@ -415,9 +442,14 @@ def test_misses_and_hard_cards_enter_the_review_queue_and_show_in_the_navigation
     assert attempts.review_record(user=learner, question=numeric, correct=True, rating=None, now=now) is None
     assert attempts.review_record(user=learner, question=card, correct=None, rating=4, now=now) is not None
     assert set(ReviewCard.objects.values_list("question__qid", flat=True)) == {"first-single", "first-explain"}
-    due = attempts.reviews_due(user=learner, now=now + timedelta(minutes=11)).count()
+    later = now + timedelta(minutes=11)
+    due = attempts.reviews_due(user=learner, now=later).count()
     assert due >= 1
-    assert b"Review (" in learner_client.get(reverse("lessons:interview")).content
+    # The navigation reads the clock itself: it is stopped at the same moment, so the count cannot drift.
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert f"Review ({due} due)".encode() in learner_client.get(reverse("lessons:interview")).content
+    monkeypatch.setattr(timezone, "now", lambda: now - timedelta(minutes=1))
+    assert b"Review (" not in learner_client.get(reverse("lessons:interview")).content
 
 
 @pytest.mark.django_db
