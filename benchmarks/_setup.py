@@ -1,4 +1,8 @@
-"""Shared set-up for benchmark scripts: a throw-away data folder and database, Django ready."""
+"""Shared set-up for benchmark scripts: a throw-away data folder and database, Django ready, and the RESULT line.
+
+Every figure a benchmark measures is printed once as `RESULT <name>: <value> <unit>`, so that a
+script or a person comparing two runs can grep for the figures whatever else the output says.
+"""
 
 import os
 import sys
@@ -25,3 +29,9 @@ def django_ready() -> Path:
     settings.DEBUG = False
     call_command("migrate", verbosity=0)
     return data_dir
+
+
+def report(name: str, value: float, unit: str) -> None:
+    """Print one figure as a RESULT line; the name must not contain a colon, which ends it."""
+    assert ":" not in name, name
+    print(f"RESULT {name}: {value:.1f} {unit}")
