@@ -1,5 +1,6 @@
 """Use cases of quizzes: node quizzes, timed interview sessions, reviews, completion and the review queue."""
 
+import copy
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -10,9 +11,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from fsrs import Card, Rating, Scheduler
 
-from lessons import grading
+from lessons import grading, question_kinds
 from lessons.challenges import challenge_status
 from lessons.models import Answer, Node, NodeProgress, Question, QuizAttempt, ReviewCard
+from mlopslab.refusals import Refused
 
 INTERVIEW_MINUTES = (10, 20, 30)
 REVIEW_BATCH = 20
@@ -20,23 +22,21 @@ SCHEDULER = Scheduler(desired_retention=0.9)
 FORGED_FIELDS = {"score", "correct", "passed", "percent", "graded"}
 
 
-class AttemptRefused(Exception):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class AttemptRefused(Refused):
+    """A quiz use case declined, having changed nothing: 409 for a replay or a finished attempt, 422 for bad
+    settings, 400 for a forged field or a question that is not in the attempt."""
 
 
 def _new_attempt(*, user: User, mode: str, question_ids: list[int], **fields: object) -> QuizAttempt:
     seed = secrets.randbelow(2**31)
     order = grading.shuffled(question_ids, seed=seed, salt="questions")
-    graded = Question.objects.filter(pk__in=question_ids).exclude(kind=Question.Kind.EXPLAIN).count()
+    graded = Question.objects.filter(pk__in=question_ids, kind__in=question_kinds.GRADED_KINDS).count()
     return QuizAttempt.objects.create(user=user, mode=mode, seed=seed, question_ids=order, graded=graded, **fields)
 
 
 def attempt_start_node(*, user: User, node: Node) -> QuizAttempt:
     """A fresh, freshly shuffled attempt at the node's graded questions; an unfinished one is closed."""
-    ids = list(node.questions.exclude(kind=Question.Kind.EXPLAIN).values_list("pk", flat=True))
+    ids = list(node.questions.filter(kind__in=question_kinds.GRADED_KINDS).values_list("pk", flat=True))
     if not ids:
         raise AttemptRefused("This stage has no quiz questions yet.", status=409)
     with transaction.atomic():
@@ -95,11 +95,8 @@ def answer_submit(
         _finish(attempt, now=now)
         raise AttemptRefused("Time is up: the session has ended.", status=409)
     choices = list(question.choices.all())
-    try:
-        response = grading.parse_answer(question, choices, data, seed=attempt.seed)
-    except grading.InvalidAnswer as exc:
-        raise AttemptRefused(exc.message, status=exc.status) from None
-    correct = grading.is_correct(question, choices, response)
+    response = question_kinds.parse_answer(question, choices, data, seed=attempt.seed)
+    correct = question_kinds.is_correct(question, choices, response)
     try:
         with transaction.atomic():
             answer = Answer.objects.create(
@@ -113,16 +110,20 @@ def answer_submit(
     return answer
 
 
-def _finish(attempt: QuizAttempt, *, now: datetime | None = None) -> None:
-    """Close the attempt with its score; a passed node quiz may complete the node."""
-    answers = list(attempt.answers.all())
+def _score(attempt: QuizAttempt, answers: list[Answer], *, now: datetime) -> None:
+    """Set the attempt's result fields from its answers, in memory."""
     attempt.correct = sum(1 for a in answers if a.correct)
-    attempt.finished_at = now or timezone.now()
+    attempt.finished_at = now
     if attempt.mode != QuizAttempt.Mode.NODE:
         # A timed session is scored on what the learner reached, not on the whole pool.
         attempt.graded = sum(1 for a in answers if a.correct is not None)
     else:
         attempt.passed = attempt.graded > 0 and 100 * attempt.correct >= attempt.node.pass_mark * attempt.graded
+
+
+def _finish(attempt: QuizAttempt, *, now: datetime | None = None) -> None:
+    """Close the attempt with its score; a passed node quiz may complete the node."""
+    _score(attempt, list(attempt.answers.all()), now=now or timezone.now())
     attempt.save(update_fields=["correct", "graded", "finished_at", "passed"])
     if attempt.passed:
         progress, _ = NodeProgress.objects.get_or_create(user=attempt.user, node=attempt.node)
@@ -138,31 +139,62 @@ def attempt_finish(*, attempt: QuizAttempt) -> None:
         _finish(attempt)
 
 
-def attempt_finish_if_expired(*, attempt: QuizAttempt, now: datetime | None = None) -> None:
-    now = now or timezone.now()
-    if attempt.finished_at is None and attempt.deadline is not None and now >= attempt.deadline:
-        _finish(attempt, now=now)
+def is_expired(attempt: QuizAttempt, now: datetime | None = None) -> bool:
+    return attempt.deadline is not None and (now or timezone.now()) >= attempt.deadline
+
+
+def attempt_as_of(attempt: QuizAttempt, *, now: datetime | None = None) -> QuizAttempt:
+    """The attempt as it stands: a session past its deadline reads as finished and scored at its deadline.
+
+    Only a copy in memory is scored, so that a page can be read without a write; the row itself is
+    finished by the next answer sent to it or by ending the session.
+    """
+    if attempt.finished_at is not None or not is_expired(attempt, now):
+        return attempt
+    ended = copy.copy(attempt)
+    _score(ended, list(attempt.answers.all()), now=attempt.deadline)
+    return ended
 
 
 def progress_refresh(*, user: User, nodes: list[Node] | None = None) -> list[Node]:
-    """Complete every node whose quiz is passed and whose challenge is met; return the nodes completed now.
+    """Record each challenge the learner meets now, then complete every node whose quiz is passed and whose
+    challenge has been met; return the nodes completed now.
 
-    A node's dependants need no update of their own: the map derives "unlocked" from completion.
+    A challenge once met stays met: a later action that no longer satisfies its check (comparing two runs
+    after three) takes nothing away. A node's dependants need no update of their own: the map derives
+    "unlocked" from completion. Call it after an event that can change a check's answer, never from a GET.
     """
-    pending = NodeProgress.objects.filter(user=user, quiz_passed_at__isnull=False, completed_at__isnull=True)
-    if nodes is not None:
-        pending = pending.filter(node__in=nodes)
+    candidates = Node.objects.all() if nodes is None else Node.objects.filter(pk__in=[node.pk for node in nodes])
+    rows = {row.node_id: row for row in NodeProgress.objects.filter(user=user, node__in=candidates)}
     completed = []
-    for progress in pending.select_related("node"):
-        status = challenge_status(progress.node.challenge_key, user) if progress.node.challenge_key else None
-        if status is not None and not status.met:
+    for node in candidates:
+        row = rows.get(node.pk)
+        if row is not None and row.completed_at is not None:
+            continue
+        status = None
+        if node.challenge_key and (row is None or row.challenge_met_at is None):
+            status = challenge_status(node.challenge_key, user)
+            if status is not None and status.met:
+                row = _record_challenge_met(user=user, node=node)
+        if row is None or row.quiz_passed_at is None:
+            continue
+        if row.challenge_met_at is None and status is not None:
             continue
         now = timezone.now()
-        progress.challenge_met_at = progress.challenge_met_at or now
-        progress.completed_at = now
-        progress.save(update_fields=["challenge_met_at", "completed_at"])
-        completed.append(progress.node)
+        row.challenge_met_at = row.challenge_met_at or now
+        row.completed_at = now
+        row.save(update_fields=["challenge_met_at", "completed_at"])
+        completed.append(node)
     return completed
+
+
+def _record_challenge_met(*, user: User, node: Node) -> NodeProgress:
+    """Note the first moment the learner met the node's challenge; a moment already noted is kept."""
+    row, _ = NodeProgress.objects.get_or_create(user=user, node=node)
+    # Conditional, so that two events arriving together keep the earlier moment.
+    NodeProgress.objects.filter(pk=row.pk, challenge_met_at__isnull=True).update(challenge_met_at=timezone.now())
+    row.refresh_from_db(fields=["challenge_met_at"])
+    return row
 
 
 def review_record(

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from lessons.question_kinds import KINDS
+
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CHALLENGE_KEY = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 LESSON_STATUSES = ("draft", "published")
@@ -307,9 +309,6 @@ def _read_faq(reader: _Reader, path: Path) -> list[FaqFile]:
     return entries
 
 
-QUESTION_KINDS = ("single", "multiple", "true_false", "ordering", "numeric", "explain")
-
-
 def _read_choices(reader: _Reader, path: Path, item: dict, lines: dict, line: int) -> list[ChoiceFile]:
     raw = item.get("choices")
     if not isinstance(raw, list) or len(raw) < 2:
@@ -331,39 +330,6 @@ def _read_choices(reader: _Reader, path: Path, item: dict, lines: dict, line: in
     return choices
 
 
-def _question_key(reader: _Reader, path: Path, item: dict, lines: dict, line: int, kind: str) -> dict | None:
-    """The answer of a non-choice question, checked for its kind."""
-    where = lines.get("answer", line)
-    answer = item.get("answer")
-    if kind == "true_false":
-        if not isinstance(answer, bool):
-            reader.problem(path, where, "a true_false question needs 'answer: true' or 'answer: false'")
-            return None
-        return {"value": answer}
-    if kind == "numeric":
-        tolerance = item.get("tolerance", 0)
-        if not isinstance(answer, int | float) or isinstance(answer, bool):
-            reader.problem(path, where, "a numeric question needs a number as 'answer'")
-            return None
-        if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or tolerance < 0:
-            reader.problem(path, lines.get("tolerance", line), "'tolerance' must be a number of zero or more")
-            return None
-        return {"value": answer, "tolerance": tolerance, "unit": str(item.get("unit") or "")}
-    if kind == "ordering":
-        items = item.get("items")
-        if not isinstance(items, list) or len(items) < 3 or not all(isinstance(i, str) for i in items):
-            reader.problem(path, lines.get("items", line), "an ordering question needs at least three 'items' (text)")
-            return None
-        if len(set(items)) != len(items):
-            reader.problem(path, lines.get("items", line), "two ordering items have the same text")
-            return None
-        if not isinstance(answer, list) or sorted(map(str, answer)) != sorted(items):
-            reader.problem(path, where, "the 'answer' of an ordering question must be a permutation of its 'items'")
-            return None
-        return {"order": answer}
-    return {}
-
-
 def _read_questions(reader: _Reader, path: Path, seen: dict[str, str]) -> list[QuestionFile]:
     questions = []
     for item, line, lines in reader.entries(path, "questions"):
@@ -376,9 +342,10 @@ def _read_questions(reader: _Reader, path: Path, seen: dict[str, str]) -> list[Q
                 reader.problem(path, lines["id"], f"duplicate question id {qid!r}, already used in {seen[qid]}")
             seen.setdefault(qid, f"{reader.rel(path)}:{line}")
         kind = item.get("kind")
-        if kind not in QUESTION_KINDS:
-            reader.problem(path, lines.get("kind", line), f"kind must be one of {', '.join(QUESTION_KINDS)}")
+        if kind not in KINDS:
+            reader.problem(path, lines.get("kind", line), f"kind must be one of {', '.join(KINDS)}")
             continue
+        spec = KINDS[kind]
         prompt = reader.require(path, item, lines, "prompt", str, line)
         explanation = reader.require(path, item, lines, "explanation", str, line)
         difficulty = item.get("difficulty", 2)
@@ -386,28 +353,20 @@ def _read_questions(reader: _Reader, path: Path, seen: dict[str, str]) -> list[Q
             reader.problem(path, lines.get("difficulty", line), "difficulty must be 1, 2 or 3")
         tags = _string_list(reader, path, item, lines, "tags")
         choices: list[ChoiceFile] = []
-        key: dict | None = {}
         model_answer = ""
-        if kind in ("single", "multiple"):
+        if spec.has_choices:
             choices = _read_choices(reader, path, item, lines, line)
-            right = sum(c.correct for c in choices)
-            if choices and kind == "single" and right != 1:
-                reader.problem(
-                    path,
-                    lines.get("choices", line),
-                    f"a single-choice question needs exactly one correct choice, not {right}",
-                )
-            if choices and kind == "multiple" and (right == 0 or right == len(choices)):
-                reader.problem(
-                    path,
-                    lines.get("choices", line),
-                    "a multiple-choice question needs at least one correct and one wrong choice",
-                )
-        elif kind == "explain":
+            problem = spec.correct_choices(sum(c.correct for c in choices), len(choices)) if choices else None
+            if problem:
+                reader.problem(path, lines.get("choices", line), problem)
+        if spec.has_model_answer:
             model_answer = reader.require(path, item, lines, "model_answer", str, line) or ""
-        else:
-            key = _question_key(reader, path, item, lines, line, kind)
-        if None in (qid, prompt, explanation, key) or (kind == "explain" and not model_answer):
+
+        def report(key: str | None, message: str, lines: dict = lines, line: int = line) -> None:
+            reader.problem(path, lines.get(key, line) if key else line, message)
+
+        key = spec.read_key(item, report)
+        if None in (qid, prompt, explanation, key) or (spec.has_model_answer and not model_answer):
             continue
         questions.append(
             QuestionFile(

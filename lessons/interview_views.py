@@ -4,28 +4,23 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons import attempts, charts
-from lessons.models import Node, QuizAttempt
+from lessons import attempts, charts, selectors
+from lessons.models import Node
 from lessons.quiz_views import owned_attempt
+from lessons.views import answers_locked
 
 
 @login_required
 @require_GET
 def interview_home(request: HttpRequest) -> HttpResponse:
-    sessions = list(
-        QuizAttempt.objects.filter(
-            user=request.user, mode=QuizAttempt.Mode.INTERVIEW, finished_at__isnull=False, graded__gt=0
-        )[:50]
-    )
+    sessions = selectors.interview_sessions(user=request.user)
     context = {
         "nodes": Node.objects.all(),
         "minutes": attempts.INTERVIEW_MINUTES,
         "sessions": sessions,
         "history_chart": charts.history_html(sessions) if sessions else "",
         "due": attempts.reviews_due(user=request.user).count(),
-        "open_session": QuizAttempt.objects.filter(
-            user=request.user, mode=QuizAttempt.Mode.INTERVIEW, finished_at__isnull=True
-        ).first(),
+        "open_session": selectors.open_interview(user=request.user),
     }
     return render(request, "lessons/interview.html", context)
 
@@ -40,8 +35,8 @@ def interview_start(request: HttpRequest) -> HttpResponse:
         minutes = 0
     try:
         attempt = attempts.attempt_start_interview(user=request.user, stages=stages, minutes=minutes)
-    except attempts.AttemptRefused as exc:
-        messages.error(request, exc.message)
+    except attempts.AttemptRefused as refusal:
+        messages.error(request, refusal.message)
         return redirect("lessons:interview")
     return redirect("lessons:attempt", attempt.pk)
 
@@ -51,17 +46,16 @@ def interview_start(request: HttpRequest) -> HttpResponse:
 def review_start(request: HttpRequest) -> HttpResponse:
     try:
         attempt = attempts.attempt_start_review(user=request.user)
-    except attempts.AttemptRefused as exc:
-        messages.info(request, exc.message)
+    except attempts.AttemptRefused as refusal:
+        messages.info(request, refusal.message)
         return redirect("lessons:interview")
     return redirect("lessons:attempt", attempt.pk)
 
 
 @login_required
 @require_POST
+@answers_locked
 def attempt_end(request: HttpRequest, attempt_id: int) -> HttpResponse:
-    attempt, refused = owned_attempt(request, attempt_id)
-    if refused:
-        return refused
+    attempt = owned_attempt(request, attempt_id)
     attempts.attempt_finish(attempt=attempt)
     return redirect("lessons:attempt", attempt.pk)

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from lessons import question_kinds
+
 
 class Node(models.Model):
     """One stage of the lifecycle map, loaded from `lessons/content/NN-slug/node.yaml`."""
@@ -132,15 +134,11 @@ class LearnerProfile(models.Model):
 
 
 class Question(models.Model):
-    class Kind(models.TextChoices):
-        SINGLE = "single", "Single choice"
-        MULTIPLE = "multiple", "Select all that apply"
-        TRUE_FALSE = "true_false", "True or false"
-        ORDERING = "ordering", "Put in order"
-        NUMERIC = "numeric", "Number"
-        EXPLAIN = "explain", "Explain it"
-
-    CHOICE_KINDS = (Kind.SINGLE, Kind.MULTIPLE)
+    # Built from the kinds table, so that a new kind is described in one place.
+    Kind = models.TextChoices(
+        "Kind", [(value.upper(), (value, kind.label)) for value, kind in question_kinds.KINDS.items()]
+    )
+    CHOICE_KINDS = question_kinds.CHOICE_KINDS
 
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="questions")
     qid = models.SlugField(max_length=120, unique=True, verbose_name="id")
@@ -164,6 +162,11 @@ class Question(models.Model):
 
     def __str__(self) -> str:
         return self.qid
+
+    @property
+    def spec(self) -> question_kinds.QuestionKind:
+        """What this kind of question is: its label, how it is parsed and graded, which partials show it."""
+        return question_kinds.KINDS[self.kind]
 
 
 class Choice(models.Model):

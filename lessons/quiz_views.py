@@ -4,19 +4,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons import attempts, charts, grading, selectors
-from lessons.models import LearnerProfile, Question, QuizAttempt
-from lessons.views import locked_response, open_node
+from lessons import attempts, charts, grading, question_kinds, selectors
+from lessons.models import Question, QuizAttempt
+from lessons.views import answers_locked, open_node
+from mlopslab.refusals import Refused
 
 
-def owned_attempt(request: HttpRequest, attempt_id: int) -> tuple[QuizAttempt, HttpResponse | None]:
-    """The learner's own attempt, or 404; for a node quiz, a 403 while the node is locked."""
+def owned_attempt(request: HttpRequest, attempt_id: int) -> QuizAttempt:
+    """The learner's own attempt, or 404; for a node quiz, NodeLocked while the node is locked."""
     attempt = get_object_or_404(QuizAttempt.objects.select_related("node"), pk=attempt_id, user=request.user)
     if attempt.node is not None:
-        reason = selectors.node_lock_reason(user=request.user, node=attempt.node)
-        if reason:
-            return attempt, locked_response(request, attempt.node, reason)
-    return attempt, None
+        selectors.node_require_open(user=request.user, node=attempt.node)
+    return attempt
 
 
 def _question_context(attempt: QuizAttempt, question: Question, answer: object = None) -> dict:
@@ -52,40 +51,35 @@ def _status_context(request: HttpRequest, attempt: QuizAttempt) -> dict:
 
 @login_required
 @require_GET
+@answers_locked
 def node_quiz(request: HttpRequest, node_slug: str) -> HttpResponse:
-    node, refused = open_node(request, node_slug)
-    if refused:
-        return refused
-    attempts.progress_refresh(user=request.user, nodes=[node])
+    node = open_node(request, node_slug)
     context = {
         "node": node,
         "standing": selectors.node_standing(user=request.user, node=node),
-        "question_count": node.questions.exclude(kind=Question.Kind.EXPLAIN).count(),
+        "question_count": node.questions.filter(kind__in=question_kinds.GRADED_KINDS).count(),
     }
     return render(request, "lessons/quiz.html", context)
 
 
 @login_required
 @require_POST
+@answers_locked
 def node_quiz_start(request: HttpRequest, node_slug: str) -> HttpResponse:
-    node, refused = open_node(request, node_slug)
-    if refused:
-        return refused
+    node = open_node(request, node_slug)
     try:
         attempt = attempts.attempt_start_node(user=request.user, node=node)
-    except attempts.AttemptRefused as exc:
-        messages.error(request, exc.message)
+    except attempts.AttemptRefused as refusal:
+        messages.error(request, refusal.message)
         return redirect("lessons:quiz", node.slug)
     return redirect("lessons:attempt", attempt.pk)
 
 
 @login_required
 @require_GET
+@answers_locked
 def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
-    attempt, refused = owned_attempt(request, attempt_id)
-    if refused:
-        return refused
-    attempts.attempt_finish_if_expired(attempt=attempt)
+    attempt = attempts.attempt_as_of(owned_attempt(request, attempt_id))
     questions = {q.pk: q for q in Question.objects.filter(pk__in=attempt.question_ids).prefetch_related("choices")}
     answers = {a.question_id: a for a in attempt.answers.all()}
     ordered = [questions[pk] for pk in attempt.question_ids if pk in questions]
@@ -102,18 +96,18 @@ def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@answers_locked
 def answer(request: HttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
-    attempt, refused = owned_attempt(request, attempt_id)
-    if refused:
-        return refused
+    attempt = owned_attempt(request, attempt_id)
     question = get_object_or_404(Question, pk=question_id)
+    if question.pk not in attempt.question_ids:
+        raise attempts.AttemptRefused("That question is not part of this attempt.", status=400)
     try:
         saved = attempts.answer_submit(attempt=attempt, question=question, data=request.POST)
-    except attempts.AttemptRefused as exc:
-        if question.pk not in attempt.question_ids:
-            return render(request, "partials/refusal.html", {"message": exc.message}, status=exc.status)
-        context = {**_question_context(attempt, question), "error": exc.message}
-        return render(request, "lessons/partials/question.html", context, status=exc.status)
+    except Refused as refusal:
+        # Shown inside the question, so the learner can correct the answer in place.
+        context = {**_question_context(attempt, question), "error": refusal.message}
+        return render(request, "lessons/partials/question.html", context, status=refusal.status)
     attempt.refresh_from_db()
     context = {**_question_context(attempt, question, saved), **_status_context(request, attempt), "oob": True}
     if not request.htmx:
@@ -123,25 +117,12 @@ def answer(request: HttpRequest, attempt_id: int, question_id: int) -> HttpRespo
 
 @login_required
 @require_GET
+@answers_locked
 def reveal(request: HttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
     """An explain-it card's model answer, with the self-rating buttons."""
-    attempt, refused = owned_attempt(request, attempt_id)
-    if refused:
-        return refused
+    attempt = owned_attempt(request, attempt_id)
     question = get_object_or_404(Question, pk=question_id, kind=Question.Kind.EXPLAIN)
     if question.pk not in attempt.question_ids:
-        return render(request, "partials/refusal.html", {"message": "Not in this attempt."}, status=400)
+        raise attempts.AttemptRefused("That question is not part of this attempt.", status=400)
     context = {**_question_context(attempt, question), "revealed": True}
     return render(request, "lessons/partials/question.html", context)
-
-
-@login_required
-def profile(request: HttpRequest) -> HttpResponse:
-    learner, _ = LearnerProfile.objects.get_or_create(user=request.user)
-    if request.method == "POST":
-        learner.free_roam = request.POST.get("free_roam") == "on"
-        learner.save(update_fields=["free_roam"])
-        state = "on: every stage is open to explore" if learner.free_roam else "off: stages open as you complete them"
-        messages.success(request, f"Free roam is {state}.")
-        return redirect("lessons:profile")
-    return render(request, "lessons/profile.html", {"learner": learner})

@@ -3,7 +3,9 @@
 markdown-it parses with raw HTML switched off, Pygments highlights fenced code on
 the server, and nh3 cleans the result against an allowlist, whoever wrote the
 source. Rendering happens when content changes (sync or admin save), never per
-request.
+request; the stored HTML is the same for every learner. Only `mark_locked_links`
+runs per request, over that sanitized HTML, to show which linked stages are
+locked for the learner reading it.
 """
 
 import re
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 import nh3
+from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
@@ -31,7 +34,7 @@ ALLOWED_TAGS = {
     "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title", "class", "data-term"},
+    "a": {"href", "title", "class", "data-term", "data-node"},
     "code": {"class"},
     "div": {"class"},
     "h2": {"id"},
@@ -191,9 +194,39 @@ def _resolve_links(resolver: LinkResolver | None) -> Callable[[StateCore], None]
                 if url is None:
                     broken.append((_line_of(state, token, href), href))
                     url = "#"
+                else:
+                    child.attrs["data-node"] = _node_of(href)
                 child.attrs["href"] = url
 
     return rule
+
+
+def _node_of(target: str) -> str:
+    """The slug of the stage a `node:` or `lesson:` link leads into."""
+    return target.partition(":")[2].partition("/")[0]
+
+
+# Matches only what `_resolve_links` wrote and nh3 kept: a slug-valued data-node, and no nested link.
+_STAGE_LINK = re.compile(r'<a\b[^>]*?\sdata-node="([a-z0-9-]+)"[^>]*>(.*?)</a>', re.DOTALL)
+
+
+def mark_locked_links(html: str, notes: dict[str, str]) -> SafeString:
+    """Turn each link into a stage that is locked for this learner into its text, a lock and `notes[slug]`.
+
+    `html` must be the sanitized output of `render_markdown`; the notes are escaped here.
+    """
+
+    def replace(match: re.Match) -> str:
+        note = notes.get(match.group(1))
+        if note is None:
+            return match.group(0)
+        return (
+            f'<span class="locked-link" data-node="{match.group(1)}">{match.group(2)} '
+            f'<span class="locked-link__lock" aria-hidden="true">🔒</span> '
+            f'<span class="locked-link__why">({escape(note)})</span></span>'
+        )
+
+    return mark_safe(_STAGE_LINK.sub(replace, html) if notes else html)
 
 
 def _line_of(state: StateCore, token: Token, needle: str) -> int:

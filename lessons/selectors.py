@@ -1,13 +1,29 @@
+import math
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.safestring import SafeString
 
+from lessons.attempts import attempt_as_of
 from lessons.challenges import ChallengeStatus, challenge_status
 from lessons.models import GlossaryTerm, LearnerProfile, Lesson, LessonRead, Node, NodeProgress, Question, QuizAttempt
+from lessons.rendering import mark_locked_links
+from mlopslab.refusals import Refused
 
 AUTHOR_PERMISSION = "lessons.author_content"
+
+
+class NodeLocked(Refused):
+    """The stage is locked for this learner; `missing` are the prerequisites still to complete."""
+
+    def __init__(self, node: Node, missing: list[Node]) -> None:
+        super().__init__(_locked_reason(missing), status=403)
+        self.node = node
+        self.missing = missing
 
 
 @dataclass
@@ -35,6 +51,20 @@ def free_roam(user: User) -> bool:
     return LearnerProfile.objects.filter(user=user, free_roam=True).exists()
 
 
+def learner_profile(*, user: User) -> LearnerProfile:
+    """The learner's profile, or an unsaved one with the defaults when they never changed it."""
+    return LearnerProfile.objects.filter(user=user).first() or LearnerProfile(user=user)
+
+
+def is_author(user: User) -> bool:
+    return user.is_authenticated and user.has_perm(AUTHOR_PERMISSION)
+
+
+def roams_freely(user: User) -> bool:
+    """Whether no stage is locked for this user: free roam is on, or they author the course."""
+    return is_author(user) or free_roam(user)
+
+
 def _join_titles(titles: list[str]) -> str:
     quoted = [f"“{title}”" for title in titles]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
@@ -44,10 +74,19 @@ def _locked_reason(missing: list[Node]) -> str:
     return f"Complete {_join_titles([node.title for node in missing])} first."
 
 
+def link_lock_note(missing: list[Node]) -> str:
+    """What a lesson's link to a locked stage says in place of leading there."""
+    return f"Locked: complete {_join_titles([node.title for node in missing])} first"
+
+
+def _completed_ids(user: User) -> set[int]:
+    return set(NodeProgress.objects.filter(user=user, completed_at__isnull=False).values_list("node_id", flat=True))
+
+
 def published_lessons(user: User) -> QuerySet[Lesson]:
     """Lessons the user may read: published ones, and drafts too for an author previewing."""
     lessons = Lesson.objects.select_related("node")
-    if user.is_authenticated and user.has_perm(AUTHOR_PERMISSION):
+    if is_author(user):
         return lessons
     return lessons.filter(status=Lesson.Status.PUBLISHED)
 
@@ -74,9 +113,7 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
         .annotate(published=Count("lessons", filter=Q(lessons__status=Lesson.Status.PUBLISHED)))
         .order_by("order")  # Meta.ordering does not apply to a grouped query
     )
-    completed = set(
-        NodeProgress.objects.filter(user=user, completed_at__isnull=False).values_list("node_id", flat=True)
-    )
+    completed = _completed_ids(user)
     started = set(NodeProgress.objects.filter(user=user).values_list("node_id", flat=True))
     reads: dict[int, int] = dict(
         LessonRead.objects.filter(user=user, lesson__status=Lesson.Status.PUBLISHED)
@@ -85,7 +122,7 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
         .values_list("lesson__node_id", "n")
     )
     depth = _depths(nodes)
-    roaming = free_roam(user)
+    roaming = roams_freely(user)
     lanes: dict[int, int] = {}
     states = []
     for node in nodes:
@@ -116,15 +153,25 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
     return states
 
 
-def node_lock_reason(*, user: User, node: Node) -> str | None:
-    """Why the learner cannot open this node yet, or None when they can."""
-    completed = set(
-        NodeProgress.objects.filter(user=user, completed_at__isnull=False).values_list("node_id", flat=True)
-    )
+def node_require_open(*, user: User, node: Node) -> None:
+    """Raise NodeLocked unless the learner may open the node now."""
+    completed = _completed_ids(user)
     missing = [p for p in node.prerequisites.order_by("order") if p.pk not in completed]
-    if not missing or free_roam(user):
-        return None
-    return _locked_reason(missing)
+    if missing and not roams_freely(user):
+        raise NodeLocked(node, missing)
+
+
+def locked_nodes(*, user: User) -> dict[str, list[Node]]:
+    """Every stage locked for the learner, by slug, with the prerequisites it waits for."""
+    if roams_freely(user):
+        return {}
+    completed = _completed_ids(user)
+    locked = {}
+    for node in Node.objects.prefetch_related("prerequisites"):
+        missing = [p for p in sorted(node.prerequisites.all(), key=lambda n: n.order) if p.pk not in completed]
+        if missing:
+            locked[node.slug] = missing
+    return locked
 
 
 def node_lessons(*, user: User, node: Node) -> list[Lesson]:
@@ -162,12 +209,23 @@ class NodeStanding:
 
 
 def node_standing(*, user: User, node: Node) -> NodeStanding:
-    """What the learner has done towards completing the node: quiz attempts and the challenge."""
+    """What the learner has done towards completing the node: quiz attempts and the challenge.
+
+    A challenge met once shows every step met, whatever its check answers now.
+    """
+    progress = NodeProgress.objects.filter(user=user, node=node).first()
     return NodeStanding(
-        progress=NodeProgress.objects.filter(user=user, node=node).first(),
-        challenge=challenge_status(node.challenge_key, user) if node.challenge_key else None,
+        progress=progress,
+        challenge=_challenge(user, node, progress),
         attempts=list(QuizAttempt.objects.filter(user=user, node=node, mode=QuizAttempt.Mode.NODE)),
     )
+
+
+def _challenge(user: User, node: Node, progress: NodeProgress | None) -> ChallengeStatus | None:
+    status = challenge_status(node.challenge_key, user) if node.challenge_key else None
+    if status is not None and progress is not None and progress.challenge_met_at is not None:
+        return status.all_met()
+    return status
 
 
 def dependants_open(*, user: User, node: Node) -> list[NodeState]:
@@ -180,7 +238,7 @@ def most_chosen_wrong_answer(question: Question) -> str:
 
     wrong = question.answers.filter(correct=False).values_list("response", flat=True)
     counts: Counter = Counter()
-    if question.kind in ("single", "multiple"):
+    if question.spec.has_choices:
         texts = {c.pk: c.text for c in question.choices.all() if not c.correct}
         for response in wrong:
             counts.update(texts[pk] for pk in response.get("choices", []) if pk in texts)
@@ -192,3 +250,142 @@ def most_chosen_wrong_answer(question: Question) -> str:
         return ""
     text, count = counts.most_common(1)[0]
     return f"{text} ({count}×)"
+
+
+def lesson_html(*, user: User, lesson: Lesson) -> SafeString:
+    """The lesson's stored HTML with each link into a stage that is locked for this learner marked as such."""
+    notes = {slug: link_lock_note(missing) for slug, missing in locked_nodes(user=user).items()}
+    return mark_locked_links(lesson.html, notes)
+
+
+def interview_sessions(*, user: User, now: datetime | None = None) -> list[QuizAttempt]:
+    """The learner's ended interview sessions that reached a graded question, newest first, at most 50."""
+    now = now or timezone.now()
+    ended = QuizAttempt.objects.filter(user=user, mode=QuizAttempt.Mode.INTERVIEW).filter(
+        Q(finished_at__isnull=False) | Q(deadline__lte=now)
+    )
+    sessions = [attempt_as_of(attempt, now=now) for attempt in ended[:50]]
+    return [session for session in sessions if session.graded > 0]
+
+
+def open_interview(*, user: User, now: datetime | None = None) -> QuizAttempt | None:
+    """The learner's interview session still running, if any."""
+    return (
+        QuizAttempt.objects.filter(user=user, mode=QuizAttempt.Mode.INTERVIEW, finished_at__isnull=True)
+        .filter(Q(deadline__isnull=True) | Q(deadline__gt=now or timezone.now()))
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    stages_total: int
+    stages_completed: int
+    lessons_total: int
+    lessons_read: int
+
+    @property
+    def complete(self) -> bool:
+        return self.stages_total > 0 and self.stages_completed == self.stages_total
+
+    @property
+    def percent(self) -> int:
+        """Half for lessons read and half for stages completed, rounded down so that 100 means all of it."""
+        stages = self.stages_completed / self.stages_total if self.stages_total else 0.0
+        if not self.lessons_total:
+            return math.floor(100 * stages)
+        return math.floor(50 * self.lessons_read / self.lessons_total + 50 * stages)
+
+
+def course_progress(states: list[NodeState]) -> CourseProgress:
+    """How far the learner is through the course, from the map's node states."""
+    return CourseProgress(
+        stages_total=len(states),
+        stages_completed=sum(s.state == "completed" for s in states),
+        lessons_total=sum(s.lesson_count for s in states),
+        lessons_read=sum(s.lessons_read for s in states),
+    )
+
+
+@dataclass
+class StageRecord:
+    state: NodeState
+    progress: NodeProgress | None
+    challenge: ChallengeStatus | None
+    quiz_attempts: int
+    best_percent: int | None
+
+    @property
+    def node(self) -> Node:
+        return self.state.node
+
+    @property
+    def completed(self) -> bool:
+        return self.state.state == "completed"
+
+    @property
+    def quiz_passed(self) -> bool:
+        return bool(self.progress and self.progress.quiz_passed_at)
+
+    @property
+    def steps_met(self) -> int:
+        return sum(done for _, done in self.challenge.steps) if self.challenge else 0
+
+    @property
+    def to_do(self) -> list[str]:
+        """What the learner still has to do on this open stage, in words."""
+        left = [] if self.quiz_passed else ["pass its quiz"]
+        if self.challenge and not self.challenge.met:
+            left.append(f"meet its challenge ({self.steps_met} of {len(self.challenge.steps)} steps done)")
+        return left
+
+
+@dataclass
+class CourseRecord:
+    progress: CourseProgress
+    stages: list[StageRecord]
+    interview_sessions: list[QuizAttempt]
+    reviews_done: int
+
+    @property
+    def remaining(self) -> list[StageRecord]:
+        return [stage for stage in self.stages if not stage.completed]
+
+    @property
+    def quiz_attempts(self) -> int:
+        return sum(stage.quiz_attempts for stage in self.stages)
+
+    @property
+    def best_interview_percent(self) -> int | None:
+        return max((session.percent for session in self.interview_sessions), default=None)
+
+
+def course_record(*, user: User) -> CourseRecord:
+    """What the learner did across the course: each stage with its dates, reading, quiz and challenge,
+    then interview sessions and reviews. Sandbox work shows through each stage's challenge steps."""
+    states = lifecycle_map(user=user)
+    rows = {row.node_id: row for row in NodeProgress.objects.filter(user=user)}
+    attempts: dict[int, list[QuizAttempt]] = {}
+    for attempt in QuizAttempt.objects.filter(user=user, mode=QuizAttempt.Mode.NODE, finished_at__isnull=False):
+        attempts.setdefault(attempt.node_id, []).append(attempt)
+    stages = []
+    for state in states:
+        node_attempts = attempts.get(state.node.pk, [])
+        progress = rows.get(state.node.pk)
+        stages.append(
+            StageRecord(
+                state=state,
+                progress=progress,
+                challenge=_challenge(user, state.node, progress),
+                quiz_attempts=len(node_attempts),
+                best_percent=max((a.percent for a in node_attempts if a.graded), default=None),
+            )
+        )
+    return CourseRecord(
+        progress=course_progress(states),
+        stages=stages,
+        interview_sessions=interview_sessions(user=user),
+        reviews_done=QuizAttempt.objects.filter(
+            user=user, mode=QuizAttempt.Mode.REVIEW, finished_at__isnull=False
+        ).count(),
+    )

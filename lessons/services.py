@@ -7,7 +7,17 @@ from django.db import transaction
 from django.urls import reverse
 
 from lessons.content_files import Content, ContentError, LessonFile, Problem, read_content
-from lessons.models import Choice, FaqEntry, GlossaryTerm, Lesson, LessonRead, Node, NodeProgress, Question
+from lessons.models import (
+    Choice,
+    FaqEntry,
+    GlossaryTerm,
+    LearnerProfile,
+    Lesson,
+    LessonRead,
+    Node,
+    NodeProgress,
+    Question,
+)
 from lessons.rendering import GlossaryEntry, LinkResolver, Rendered, render_markdown
 
 CONTENT_ROOT = Path(__file__).resolve().parent / "content"
@@ -291,3 +301,9 @@ def lesson_mark_read(*, user: User, lesson: Lesson) -> None:
     with transaction.atomic():
         LessonRead.objects.get_or_create(user=user, lesson=lesson)
         NodeProgress.objects.get_or_create(user=user, node=lesson.node)
+
+
+def profile_free_roam_set(*, user: User, on: bool) -> LearnerProfile:
+    """Switch free roam on or off for the learner, creating their profile on first use."""
+    profile, _ = LearnerProfile.objects.update_or_create(user=user, defaults={"free_roam": on})
+    return profile

@@ -5,6 +5,7 @@ from lessons import interview_views, quiz_views, views
 app_name = "lessons"
 urlpatterns = [
     path("map/", views.lifecycle_map, name="map"),
+    path("course/complete/", views.course_complete, name="course_complete"),
     path("map/<slug:node_slug>/", views.node_detail, name="node"),
     path("map/<slug:node_slug>/quiz/", quiz_views.node_quiz, name="quiz"),
     path("map/<slug:node_slug>/quiz/start/", quiz_views.node_quiz_start, name="quiz_start"),
@@ -17,7 +18,7 @@ urlpatterns = [
     path("interview/", interview_views.interview_home, name="interview"),
     path("interview/start/", interview_views.interview_start, name="interview_start"),
     path("interview/review/", interview_views.review_start, name="review_start"),
-    path("accounts/profile/", quiz_views.profile, name="profile"),
+    path("accounts/profile/", views.profile, name="profile"),
     path("glossary/", views.glossary, name="glossary"),
     path("faq/", views.faq, name="faq"),
 ]

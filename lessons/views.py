@@ -1,54 +1,82 @@
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from lessons import attempts, selectors, services
+from lessons import selectors, services
+from lessons.forms import FreeRoamForm
 from lessons.models import FaqEntry, GlossaryTerm, Lesson, Node
+from mlopslab.refusals import refusal_response, wants_json
+
+View = Callable[..., HttpResponse]
 
 
-def locked_response(request: HttpRequest, node: Node, reason: str) -> HttpResponse:
-    return render(request, "lessons/locked.html", {"node": node, "reason": reason}, status=403)
+def locked_response(request: HttpRequest, locked: selectors.NodeLocked) -> HttpResponse:
+    """The one answer for a locked stage: the locked page for a person, the refusal for htmx and machines."""
+    if request.htmx or wants_json(request):
+        return refusal_response(request, locked)
+    # After free roam is switched on, the learner lands where they were going, or on the stage for a POST.
+    after = request.get_full_path() if request.method == "GET" else locked.node.get_absolute_url()
+    context = {"node": locked.node, "reason": locked.message, "missing": locked.missing, "next": after}
+    return render(request, "lessons/locked.html", context, status=locked.status)
 
 
-def open_node(request: HttpRequest, node_slug: str) -> tuple[Node, HttpResponse | None]:
-    """The node, and the 403 to answer instead while it is locked for this learner."""
+def answers_locked(view: View) -> View:
+    """Let the view raise NodeLocked wherever it finds the stage locked, and answer it with `locked_response`."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except selectors.NodeLocked as locked:
+            return locked_response(request, locked)
+
+    return wrapper
+
+
+def open_node(request: HttpRequest, node_slug: str) -> Node:
+    """The node, or NodeLocked while it is locked for this learner."""
     node = get_object_or_404(Node, slug=node_slug)
-    reason = selectors.node_lock_reason(user=request.user, node=node)
-    return node, locked_response(request, node, reason) if reason else None
+    selectors.node_require_open(user=request.user, node=node)
+    return node
 
 
-def _readable_lesson(request: HttpRequest, node_slug: str, lesson_slug: str) -> tuple[Lesson, str | None]:
+def _readable_lesson(request: HttpRequest, node_slug: str, lesson_slug: str) -> Lesson:
     lesson = get_object_or_404(selectors.published_lessons(request.user), node__slug=node_slug, slug=lesson_slug)
-    return lesson, selectors.node_lock_reason(user=request.user, node=lesson.node)
+    selectors.node_require_open(user=request.user, node=lesson.node)
+    return lesson
 
 
 @login_required
 @require_GET
 def lifecycle_map(request: HttpRequest) -> HttpResponse:
     states = selectors.lifecycle_map(user=request.user)
-    total = sum(s.lesson_count for s in states)
-    read = sum(s.lessons_read for s in states)
     context = {
         "states": states,
         "rows": max((s.depth for s in states), default=0) + 1,
         "lanes": max((s.lane for s in states), default=0) + 1,
-        "completed": sum(s.state == "completed" for s in states),
-        "lessons_total": total,
-        "lessons_read": read,
-        "percent": round(100 * read / total) if total else 0,
+        "progress": selectors.course_progress(states),
     }
     return render(request, "lessons/map.html", context)
 
 
 @login_required
 @require_GET
+def course_complete(request: HttpRequest) -> HttpResponse:
+    """What the learner did across the course; before the end, what is left to do."""
+    return render(request, "lessons/course_complete.html", {"record": selectors.course_record(user=request.user)})
+
+
+@login_required
+@require_GET
+@answers_locked
 def node_detail(request: HttpRequest, node_slug: str) -> HttpResponse:
-    node, refused = open_node(request, node_slug)
-    if refused:
-        return refused
-    attempts.progress_refresh(user=request.user, nodes=[node])
+    node = open_node(request, node_slug)
     lessons = selectors.node_lessons(user=request.user, node=node)
     context = {
         "node": node,
@@ -61,15 +89,15 @@ def node_detail(request: HttpRequest, node_slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
+@answers_locked
 def lesson_detail(request: HttpRequest, node_slug: str, lesson_slug: str) -> HttpResponse:
-    lesson, reason = _readable_lesson(request, node_slug, lesson_slug)
-    if reason:
-        return locked_response(request, lesson.node, reason)
+    lesson = _readable_lesson(request, node_slug, lesson_slug)
     lessons = selectors.node_lessons(user=request.user, node=lesson.node)
     index = next(i for i, item in enumerate(lessons) if item.pk == lesson.pk)
     terms = GlossaryTerm.objects.filter(slug__in=lesson.glossary_terms)
     context = {
         "lesson": lesson,
+        "lesson_html": selectors.lesson_html(user=request.user, lesson=lesson),
         "node": lesson.node,
         "lessons": lessons,
         "read_count": sum(item.is_read for item in lessons),
@@ -83,10 +111,9 @@ def lesson_detail(request: HttpRequest, node_slug: str, lesson_slug: str) -> Htt
 
 @login_required
 @require_POST
+@answers_locked
 def lesson_mark_read(request: HttpRequest, node_slug: str, lesson_slug: str) -> HttpResponse:
-    lesson, reason = _readable_lesson(request, node_slug, lesson_slug)
-    if reason:
-        return locked_response(request, lesson.node, reason)
+    lesson = _readable_lesson(request, node_slug, lesson_slug)
     services.lesson_mark_read(user=request.user, lesson=lesson)
     lessons = selectors.node_lessons(user=request.user, node=lesson.node)
     context = {
@@ -113,3 +140,24 @@ def glossary(request: HttpRequest) -> HttpResponse:
 @require_GET
 def faq(request: HttpRequest) -> HttpResponse:
     return render(request, "lessons/faq.html", {"entries": FaqEntry.objects.all()})
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = FreeRoamForm(request.POST)
+        on = form.is_valid() and form.cleaned_data["free_roam"]
+        services.profile_free_roam_set(user=request.user, on=on)
+        state = "on: every stage is open to explore" if on else "off: stages open as you complete them"
+        messages.success(request, f"Free roam is {state}.")
+        return redirect(_safe_next(request) or "lessons:profile")
+    return render(request, "lessons/profile.html", {"learner": selectors.learner_profile(user=request.user)})
