@@ -150,6 +150,8 @@ def test_a_learner_who_completed_every_stage_sees_what_they_did(
     assert "<td>2</td>\n        <td>100%</td>" in html
     assert "Compare three runs: 2 of 2 steps met" in html  # met once, so met for good
     assert "none: the quiz alone completes it" in html
+    node_page = learner_client.get(reverse("lessons:node", args=["second"])).content.decode()
+    assert "This stage has no sandbox challenge: passing its quiz completes it." in node_page
     assert "<strong>1</strong> interview session, best score 100%" in html
 
 
