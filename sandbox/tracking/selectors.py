@@ -1,18 +1,20 @@
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
 from mlopslab.refusals import Refused
+from sandbox.datasets.models import Dataset
 from sandbox.tracking.models import Experiment, Run
 
 MAX_COMPARE = 10
 
 
 class FilterError(Refused):
-    """A runs filter that cannot be read; the message says where."""
+    """A runs filter or sort that cannot be read; the message says where."""
 
     def __init__(self, message: str, *, status: int = 422) -> None:
         super().__init__(message, status=status)
@@ -28,11 +30,22 @@ _OPERATORS = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
 }
+SCOPES = ("params", "metrics", "tags")
+_NOUNS = {"params": ("parameter", "parameters"), "metrics": ("metric", "metrics"), "tags": ("tag", "tags")}
+# More value columns than this do not fit beside a run's name at 1366 px; past it, params start hidden.
+MAX_DEFAULT_COLUMNS = 10
+
+
+def _visible_metrics(run: Run) -> dict:
+    return {**run.metrics, **(run.test_metrics if run.test_revealed_at else {})}
 
 
 def _value(run: Run, scope: str | None, key: str) -> object:
     if scope == "metrics":
-        return {**run.metrics, **(run.test_metrics if run.test_revealed_at else {})}.get(key)
+        return _visible_metrics(run).get(key)
+    if scope == "params" and key == "algorithm" and key not in run.params:
+        # The algorithm is a column of its own here; MLflow users log it as a param and filter it so.
+        return run.algorithm
     if scope in ("params", "tags"):
         return getattr(run, scope).get(key)
     return getattr(run, key)
@@ -45,6 +58,10 @@ def _number(value: object) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _label(scope: str | None, key: str) -> str:
+    return f"{scope}.{key}" if scope else key
 
 
 def parse_run_filter(text: str) -> list[tuple[str | None, str, str, str]]:
@@ -65,54 +82,130 @@ def parse_run_filter(text: str) -> list[tuple[str | None, str, str, str]]:
     return clauses
 
 
+def _known_keys(runs: list[Run]) -> dict[str, set[str]]:
+    """Every param, metric and tag name that some run of the experiment has, as a filter can reach it."""
+    known: dict[str, set[str]] = {scope: set() for scope in SCOPES}
+    for run in runs:
+        known["params"].update(run.params)
+        known["metrics"].update(_visible_metrics(run))
+        known["tags"].update(run.tags)
+    if runs:
+        known["params"].add("algorithm")
+    return known
+
+
+def _check_keys(clauses: list[tuple[str | None, str, str, str]], runs: list[Run]) -> None:
+    known = _known_keys(runs)
+    for scope, key, _, _ in clauses:
+        if scope is None or key in known[scope]:
+            continue
+        if scope == "metrics" and any(key in run.test_metrics for run in runs):
+            raise FilterError(f"{key} is sealed until you reveal a run's test score; filter on validation metrics.")
+        one, many = _NOUNS[scope]
+        names = sorted(known[scope])
+        listing = f"the {many} are {', '.join(names)}" if names else f"no run has any {many} yet"
+        raise FilterError(f"No run in this experiment has a {one} called {key!r}; {listing}.")
+
+
+def _compared(actual: object, operator: str, wanted: str, label: str) -> bool:
+    if isinstance(actual, str | bool):
+        # A text value stays text even when it reads as a number: "5" and 5.0 are not the same param.
+        if operator not in ("=", "!="):
+            raise FilterError(f"{label} is text, so it can only be compared with = or !=, not {operator}.")
+        return _OPERATORS[operator](str(actual), wanted)
+    left, right = _number(actual), _number(wanted)
+    if left is None:
+        raise FilterError(f"{label} holds neither text nor a number, so it cannot be filtered on.")
+    if right is None:
+        raise FilterError(f"{label} is a number, so compare it with a number, not {wanted!r}.")
+    return _OPERATORS[operator](left, right)
+
+
 def _matches(run: Run, clauses: list[tuple[str | None, str, str, str]]) -> bool:
     for scope, key, operator, wanted in clauses:
         actual = _value(run, scope, key)
         if actual is None:
             return False
-        left, right = _number(actual), _number(wanted)
-        if left is not None and right is not None:
-            ok = _OPERATORS[operator](left, right)
-        elif operator in ("=", "!="):
-            ok = _OPERATORS[operator](str(actual), wanted)
-        else:
-            raise FilterError(f"{key} is not a number, so it cannot be compared with {operator}.")
-        if not ok:
+        if not _compared(actual, operator, wanted, _label(scope, key)):
             return False
     return True
 
 
-def runs_table(
-    *, experiment: Experiment, sort: str = "", filter_text: str = ""
-) -> tuple[list[Run], list[str], list[str]]:
-    """The experiment's runs, filtered and sorted, with the param and metric columns to show."""
-    clauses = parse_run_filter(filter_text)
-    runs = [
-        run
-        for run in experiment.runs.defer("charts", "environment", "note").order_by("-created_at", "-pk")
-        if _matches(run, clauses)
-    ]
-    param_names = sorted({name for run in runs for name in run.params})
-    metric_names = sorted({name for run in runs for name in run.metrics})
-    if sort:
-        descending = sort.startswith("-")
-        scope, _, key = sort.lstrip("-").partition(".")
-        if not key:
-            scope, key = None, scope
+def parse_run_sort(sort: str) -> tuple[str | None, str, bool]:
+    """`-metrics.val_f1` → ("metrics", "val_f1", descending); a field the table cannot sort by is a FilterError."""
+    descending = sort.startswith("-")
+    field = sort.removeprefix("-")
+    scope, dot, key = field.partition(".")
+    if dot and scope in SCOPES and key:
+        return scope, key, descending
+    if not dot and field in _ATTRIBUTES:
+        return None, field, descending
+    raise FilterError(f"Cannot sort by {field!r}; click a column's header to sort by it.")
 
-        field_scope = scope if scope in ("metrics", "params", "tags") else None
+
+class RunsTable(NamedTuple):
+    runs: list[Run]
+    """The runs that pass the filter, in the asked order."""
+    param_names: list[str]
+    """Every param that some run of the experiment logged, filtered out or not, so the columns stay put."""
+    metric_names: list[str]
+
+
+def runs_table(*, experiment: Experiment, sort: str = "", filter_text: str = "") -> RunsTable:
+    """The experiment's runs, filtered and sorted, with the param and metric names its columns can show.
+
+    A filter naming a param, metric or tag that no run of the experiment has is refused with the names
+    there are, instead of quietly matching nothing.
+    """
+    clauses = parse_run_filter(filter_text)
+    order = parse_run_sort(sort) if sort else None
+    every = list(experiment.runs.defer("charts", "environment", "note").order_by("-created_at", "-pk"))
+    _check_keys(clauses, every)
+    runs = [run for run in every if _matches(run, clauses)]
+    param_names = sorted({name for run in every for name in run.params})
+    metric_names = sorted({name for run in every for name in run.metrics})
+    if order:
+        scope, key, descending = order
         present, missing = [], []
         for run in runs:
-            (missing if _value(run, field_scope, key) is None else present).append(run)
+            (missing if _value(run, scope, key) is None else present).append(run)
 
         def sort_key(run: Run) -> tuple:
-            value = _value(run, field_scope, key)
+            value = _value(run, scope, key)
             number = _number(value)
             return (number is None, number if number is not None else 0.0, str(value))
 
         present.sort(key=sort_key, reverse=descending)
         runs = present + missing
-    return runs, param_names, metric_names
+    return RunsTable(runs, param_names, metric_names)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A param or metric column of the runs table, and whether the learner shows it."""
+
+    scope: str
+    name: str
+    shown: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.scope}.{self.name}"
+
+
+def runs_table_columns(*, param_names: list[str], metric_names: list[str], chosen: list[str] | None) -> list[Column]:
+    """The table's param and metric columns: the `chosen` keys, or by default every metric and, while they
+    fit beside them, the params."""
+    if chosen is None:
+        params_fit = len(param_names) + len(metric_names) <= MAX_DEFAULT_COLUMNS
+        shown = {f"metrics.{n}" for n in metric_names} | ({f"params.{n}" for n in param_names} if params_fit else set())
+    else:
+        shown = set(chosen)
+    return [
+        Column(scope, name, f"{scope}.{name}" in shown)
+        for scope, names in (("params", param_names), ("metrics", metric_names))
+        for name in names
+    ]
 
 
 def experiment_get_owned(*, owner: User, experiment_id: int) -> Experiment:
@@ -126,7 +219,21 @@ def run_get_owned(*, owner: User, run_id: int) -> Run:
 
 
 def experiments_owned(*, owner: User) -> QuerySet[Experiment]:
-    return Experiment.objects.filter(owner=owner).select_related("dataset")
+    return Experiment.objects.filter(owner=owner).select_related("dataset").annotate(run_count=Count("runs"))
+
+
+def experiment_new_initial(*, owner: User, dataset_id: int) -> dict | None:
+    """A new experiment's form values when it starts from one of the owner's datasets: that dataset, and a
+    name from it that none of the owner's experiments has yet; None for a dataset that is not theirs."""
+    dataset = Dataset.objects.filter(owner=owner, pk=dataset_id).first()
+    if dataset is None:
+        return None
+    taken = set(Experiment.objects.filter(owner=owner).values_list("name", flat=True))
+    base = f"{dataset.name[:80]} experiment"
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base} {number}", number + 1
+    return {"dataset": dataset.pk, "name": name}
 
 
 def replay_matches(run: Run) -> bool | None:

@@ -1,11 +1,15 @@
 """Pages for experiments and runs: thin views over sandbox.tracking's services and selectors."""
 
+from dataclasses import dataclass, replace
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
@@ -20,7 +24,10 @@ PAGE = 100
 
 @login_required
 def experiments(request: HttpRequest) -> HttpResponse:
-    initial = {"dataset": request.GET.get("dataset")} if request.GET.get("dataset", "").isdigit() else None
+    initial = None
+    raw_dataset = request.GET.get("dataset", "")
+    if request.method == "GET" and raw_dataset.isdigit() and len(raw_dataset) <= 18:
+        initial = selectors.experiment_new_initial(owner=request.user, dataset_id=int(raw_dataset))
     form = ExperimentForm(request.POST or None, owner=request.user, initial=initial)
     status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
@@ -36,32 +43,102 @@ def experiments(request: HttpRequest) -> HttpResponse:
     return render(request, "sandbox/tracking/experiments.html", context, status=status)
 
 
+@dataclass(frozen=True)
+class _TableQuery:
+    """What the runs table's URL asks for: sort, filter, chosen columns (None for the default) and length."""
+
+    sort: str
+    filter: str
+    cols: list[str] | None
+    shown: int
+
+    def url(self, **changes: object) -> str:
+        """This query as `?…`, with `changes` applied, for the table's links, forms and poll."""
+        query = replace(self, **changes)
+        params = {"sort": query.sort, "filter": query.filter}
+        if query.cols is not None:
+            params["cols"] = ",".join(query.cols)
+        if query.shown != PAGE:
+            params["shown"] = query.shown
+        return "?" + urlencode({k: v for k, v in params.items() if v != "" or k == "cols"})
+
+
+def _table_query(request: HttpRequest) -> _TableQuery:
+    get = request.GET
+    # `cols` present, even empty, is a choice the learner made; absent means the default columns.
+    cols = [key.strip() for raw in get.getlist("cols") for key in raw.split(",") if key.strip()]
+    shown = int(get["shown"]) if get.get("shown", "").isdigit() else PAGE
+    return _TableQuery(get.get("sort", ""), get.get("filter", ""), cols if "cols" in get else None, max(shown, 1))
+
+
+def _breakable(text: str) -> str:
+    # Long snake_case names may wrap after an underscore instead of widening their column.
+    return mark_safe(escape(text).replace("_", "_<wbr>"))
+
+
+def _header(query: _TableQuery, field: str, label: str, *, numeric: bool = False) -> dict:
+    """A sortable header: which way it sorts now, and a link that sorts by it (the other way when it already does)."""
+    if query.sort == field:
+        direction, next_sort = "ascending", f"-{field}"
+    elif query.sort == f"-{field}":
+        direction, next_sort = "descending", field
+    else:
+        # Metrics open best-first for the usual higher-is-better scores; text opens A to Z.
+        direction, next_sort = "", f"-{field}" if numeric else field
+    return {
+        "label": _breakable(label),
+        "href": query.url(sort=next_sort, shown=PAGE),
+        "sort": direction,
+        "numeric": numeric,
+    }
+
+
 def _table_context(request: HttpRequest, experiment: Experiment) -> dict:
-    sort, filter_text = request.GET.get("sort", ""), request.GET.get("filter", "")
+    query = _table_query(request)
     try:
-        runs, param_names, metric_names = selectors.runs_table(
-            experiment=experiment, sort=sort, filter_text=filter_text
-        )
+        table = selectors.runs_table(experiment=experiment, sort=query.sort, filter_text=query.filter)
         filter_error = ""
     except selectors.FilterError as exc:
-        runs, param_names, metric_names, filter_error = [], [], [], exc.message
-    shown = int(request.GET["shown"]) if request.GET.get("shown", "").isdigit() else PAGE
+        table, filter_error = selectors.RunsTable([], [], []), exc.message
+    columns = selectors.runs_table_columns(
+        param_names=table.param_names, metric_names=table.metric_names, chosen=query.cols
+    )
+    shown_columns = [column for column in columns if column.shown]
+    if query.cols is not None:
+        query = replace(query, cols=[column.key for column in shown_columns])
+    runs = table.runs[: query.shown]
     return {
         "experiment": experiment,
-        "runs": runs[:shown],
-        "table_rows": [
-            (run, [run.params.get(n, "") for n in param_names], [run.metrics.get(m) for m in metric_names])
-            for run in runs[:shown]
+        "runs": runs,
+        "headers": [
+            _header(query, "name", "Run"),
+            _header(query, "status", "Status"),
+            _header(query, "algorithm", "Algorithm"),
+            *(_header(query, c.key, c.name, numeric=c.scope == "metrics") for c in shown_columns),
         ],
-        "more": len(runs) > shown,
-        "next_shown": shown + PAGE,
-        "total": len(runs),
-        "param_names": param_names,
-        "metric_names": metric_names,
-        "sort": sort,
-        "filter": filter_text,
+        "table_rows": [
+            (
+                run,
+                _breakable(run.algorithm),
+                [(c.scope, getattr(run, c.scope).get(c.name)) for c in shown_columns],
+            )
+            for run in runs
+        ],
+        "column_groups": [
+            ("Parameters", [c for c in columns if c.scope == "params"]),
+            ("Metrics", [c for c in columns if c.scope == "metrics"]),
+        ],
+        "column_count": len(columns),
+        "shown_column_count": len(shown_columns),
+        "more": len(table.runs) > query.shown,
+        "more_url": query.url(shown=query.shown + PAGE),
+        "table_url": query.url(),
+        "total": len(table.runs),
+        "sort": query.sort,
+        "filter": query.filter,
+        "cols": None if query.cols is None else ",".join(query.cols),
         "filter_error": filter_error,
-        "active": any(run.status in (Run.Status.QUEUED, Run.Status.RUNNING) for run in runs),
+        "active": any(run.status in (Run.Status.QUEUED, Run.Status.RUNNING) for run in table.runs),
     }
 
 
@@ -85,7 +162,8 @@ def _experiment_page(request: HttpRequest, experiment: Experiment, status: int =
 @require_GET
 def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     experiment = selectors.experiment_get_owned(owner=request.user, experiment_id=experiment_id)
-    if not request.htmx:
+    # htmx restoring a page it no longer holds in its history cache asks for the whole page.
+    if not request.htmx or request.htmx.history_restore_request:
         return _experiment_page(request, experiment)
     fragment = request.GET.get("fragment")
     if fragment == "params":
