@@ -159,7 +159,8 @@ def runs_table(*, experiment: Experiment, sort: str = "", filter_text: str = "")
     """
     clauses = parse_run_filter(filter_text)
     order = parse_run_sort(sort) if sort else None
-    every = list(experiment.runs.defer("charts", "environment", "note").order_by("-created_at", "-pk"))
+    table_only = experiment.runs.defer("charts", "environment", "note", "rows", "preparation", "split", "error")
+    every = list(table_only.order_by("-created_at", "-pk"))
     _check_keys(clauses, every)
     runs = [run for run in every if _matches(run, clauses)]
     param_names = sorted({name for run in every for name in run.params})
