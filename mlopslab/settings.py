@@ -198,6 +198,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("JOB_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if not REDIS_URL.startswith("sentinel"):
+    # kombu's Redis transport with a fix for the worker dying when Redis restarts (see mlopslab/broker.py).
+    CELERY_BROKER_TRANSPORT = "mlopslab.broker:RedisTransport"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 5}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
 # A publish to an unreachable broker gives up quickly so that the learner hears
