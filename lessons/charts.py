@@ -1,12 +1,15 @@
 """Plotly figures for quiz and interview pages, as HTML fragments (plotly.js is loaded by the page)."""
 
+import math
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
+from django.utils import timezone
 
 from lessons.models import Answer, Node, QuizAttempt
+from mlopslab.figures import figure_html
 
-CONFIG = {"displaylogo": False, "responsive": True}
+MAX_SESSION_TICKS = 8
 
 
 @dataclass
@@ -35,13 +38,6 @@ def interview_scorecard(attempt: QuizAttempt) -> list[StageScore]:
     return list(rows.values())
 
 
-def _layout(figure: go.Figure, title: str, **axes: object) -> str:
-    figure.update_layout(
-        title=title, template="plotly_white", height=320, margin={"l": 50, "r": 20, "t": 50, "b": 40}, **axes
-    )
-    return figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
-
-
 def scorecard_html(rows: list[StageScore]) -> str:
     titles = [row.title for row in rows]
     figure = go.Figure(
@@ -51,18 +47,39 @@ def scorecard_html(rows: list[StageScore]) -> str:
             go.Bar(name="cards rated", x=titles, y=[row.rated for row in rows], marker_color="#2952cc"),
         ]
     )
-    return _layout(figure, "This session by stage", barmode="group", yaxis_title="questions")
+    return figure_html(figure, "This session by stage", barmode="group", yaxis_title="questions")
 
 
 def history_html(sessions: list[QuizAttempt]) -> str:
+    """Score per session, one evenly spaced tick per session labelled with its local start time.
+
+    A time axis would stretch a single session, or a few close together, down to milliseconds.
+    """
     ordered = sorted(sessions, key=lambda a: a.started_at)
+    numbers = list(range(1, len(ordered) + 1))
+    starts = [timezone.localtime(a.started_at) for a in ordered]
+    labels = [f"{start.day} {start:%b %H:%M}" for start in starts]
+    every = math.ceil(len(ordered) / MAX_SESSION_TICKS)
     figure = go.Figure(
         go.Scatter(
-            x=[a.started_at for a in ordered],
+            x=numbers,
             y=[a.percent for a in ordered],
             mode="lines+markers",
-            text=[f"{a.correct}/{a.graded} graded" for a in ordered],
+            customdata=[[label, f"{a.correct}/{a.graded} graded"] for label, a in zip(labels, ordered, strict=True)],
+            hovertemplate="%{customdata[0]}<br>%{y}% correct, %{customdata[1]}<extra></extra>",
             name="score",
         )
     )
-    return _layout(figure, "Your interview sessions", yaxis_title="% correct", yaxis_range=[0, 100])
+    return figure_html(
+        figure,
+        "Your interview sessions",
+        xaxis={
+            "title": "session",
+            "tickmode": "array",
+            "tickvals": numbers[::every],
+            "ticktext": labels[::every],
+            "range": [0.5, len(ordered) + 0.5],
+        },
+        yaxis={"title": "% correct", "range": [0, 104]},
+        showlegend=False,
+    )

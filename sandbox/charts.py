@@ -1,10 +1,8 @@
-"""Plotly figures for sandbox pages, returned as HTML fragments.
-
-plotly.js itself is loaded once by the page (static/vendor/plotly.min.js), so a
-fragment swapped in by htmx carries only its figure.
-"""
+"""Plotly figures for sandbox pages, returned as HTML fragments (layout and sizing in mlopslab.figures)."""
 
 import plotly.graph_objects as go
+
+from mlopslab.figures import figure_html
 
 
 def learning_curve_html(epochs: list[dict]) -> str:
@@ -17,25 +15,13 @@ def learning_curve_html(epochs: list[dict]) -> str:
             ),
         ]
     )
-    figure.update_layout(
-        title="Accuracy after each epoch",
+    return figure_html(
+        figure,
+        "Accuracy after each epoch",
         xaxis_title="epoch",
         yaxis_title="accuracy",
         yaxis_range=[min(0.8, *(row["validation_accuracy"] for row in epochs)) - 0.02, 1.0],
-        margin={"l": 50, "r": 20, "t": 50, "b": 40},
-        height=320,
-        template="plotly_white",
     )
-    return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
-
-
-CONFIG = {"displaylogo": False, "responsive": True}
-
-
-def _html(figure: go.Figure, title: str, height: int = 320, **layout: object) -> str:
-    layout.setdefault("margin", {"l": 50, "r": 20, "t": 50, "b": 40})
-    figure.update_layout(title=title, template="plotly_white", height=height, **layout)
-    return figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
 
 
 def confusion_html(labels: list[str], matrix: list[list[int]]) -> str:
@@ -44,7 +30,7 @@ def confusion_html(labels: list[str], matrix: list[list[int]]) -> str:
             z=matrix, x=labels, y=labels, colorscale="Blues", text=matrix, texttemplate="%{text}", showscale=False
         )
     )
-    return _html(
+    return figure_html(
         figure,
         "Confusion matrix (validation)",
         xaxis_title="predicted",
@@ -60,14 +46,19 @@ def roc_html(roc: dict) -> str:
             go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash", "color": "#999"}),
         ]
     )
-    return _html(figure, "ROC curve (validation)", xaxis_title="false positive rate", yaxis_title="true positive rate")
+    return figure_html(
+        figure,
+        "ROC curve (validation)",
+        xaxis={"title": "false positive rate", "range": [0, 1]},
+        yaxis={"title": "true positive rate", "range": [0, 1.02]},
+    )
 
 
 def importances_html(importances: list) -> str:
     names = [name for name, _ in reversed(importances)]
     values = [value for _, value in reversed(importances)]
     figure = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#2952cc"))
-    return _html(figure, "Feature importance", height=max(280, 22 * len(names) + 80))
+    return figure_html(figure, "Feature importance", height=max(280, 22 * len(names) + 80))
 
 
 def residuals_html(residuals: dict) -> str:
@@ -81,7 +72,7 @@ def residuals_html(residuals: dict) -> str:
             ),
         ]
     )
-    return _html(figure, "Predicted against actual (validation)", xaxis_title="actual", yaxis_title="predicted")
+    return figure_html(figure, "Predicted against actual (validation)", xaxis_title="actual", yaxis_title="predicted")
 
 
 def parallel_html(runs: list, param_names: list[str], metric: str) -> str:
@@ -105,19 +96,20 @@ def parallel_html(runs: list, param_names: list[str], metric: str) -> str:
     figure = go.Figure(
         go.Parcoords(line={"color": scores, "colorscale": "Viridis", "showscale": True}, dimensions=dimensions)
     )
-    return _html(figure, f"Parameters against {metric}", height=380, margin={"l": 60, "r": 40, "t": 90, "b": 30})
+    # Parallel coordinates print each axis label above its axis, inside the top margin.
+    return figure_html(figure, f"Parameters against {metric}", height=400, margin={"l": 60, "r": 40, "t": 120, "b": 30})
 
 
 def metric_bars_html(runs: list, metrics: list[str]) -> str:
     figure = go.Figure([go.Bar(name=run.name, x=metrics, y=[run.metrics.get(m) for m in metrics]) for run in runs])
-    return _html(figure, "Metrics by run", barmode="group")
+    return figure_html(figure, "Metrics by run", barmode="group")
 
 
 def histogram_html(values: list, name: str) -> str:
     figure = go.Figure(go.Histogram(x=values, marker_color="#2952cc", nbinsx=30))
-    return _html(figure, name, height=240, bargap=0.05)
+    return figure_html(figure, name, height=240, bargap=0.05)
 
 
 def bars_html(pairs: list[tuple[str, int]], title: str) -> str:
     figure = go.Figure(go.Bar(x=[k for k, _ in pairs], y=[v for _, v in pairs], marker_color="#2952cc"))
-    return _html(figure, title, height=260)
+    return figure_html(figure, title, height=260)

@@ -132,18 +132,20 @@ def dataset_version_profile(request: HttpRequest, dataset_id: int, number: int) 
     dataset = selectors.dataset_get_owned(owner=request.user, dataset_id=dataset_id)
     version = selectors.version_get(dataset=dataset, number=number)
     frame, columns, balance = selectors.version_profile(version=version)
-    histograms = {
-        column.name: charts.histogram_html(frame[column.name].dropna().tolist(), column.name)
-        if column.numeric and column.name != dataset.target
-        else charts.bars_html(column.top, column.name)
-        for column in columns[:40]
-    }
+    histograms = {}
+    # The target first: its class balance (or its distribution) is what a learner looks for.
+    for column in sorted(columns[:40], key=lambda c: c.name != dataset.target):
+        if column.name == dataset.target and balance:
+            histograms[column.name] = charts.bars_html(balance, f"{column.name}: class balance")
+        elif column.numeric:
+            histograms[column.name] = charts.histogram_html(frame[column.name].dropna().tolist(), column.name)
+        else:
+            histograms[column.name] = charts.bars_html(column.top, column.name)
     context = {
         "dataset": dataset,
         "version": version,
         "columns": columns,
         "histograms": histograms,
-        "balance_chart": charts.bars_html(balance, f"Class balance of {dataset.target}") if balance else "",
         "missing_total": sum(c.missing for c in columns),
     }
     return render(request, "sandbox/datasets/profile.html", context)
