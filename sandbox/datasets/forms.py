@@ -22,6 +22,11 @@ class NewChurnDatasetForm(ChurnForm):
     name = forms.CharField(max_length=100, initial="customer churn")
     field_order = ["name", "rows", "noise", "churn_rate", "missing_rate", "seed"]
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Beside the upload form, which also has a name: ids of its own, the same field names.
+        kwargs.setdefault("auto_id", "churn_%s")
+        super().__init__(*args, **kwargs)
+
 
 class UploadForm(forms.Form):
     file = forms.FileField(help_text="CSV, UTF-8, with a header row; at most 10 MB, 200,000 rows and 200 columns.")
@@ -37,3 +42,7 @@ class NewUploadDatasetForm(UploadForm):
     name = forms.CharField(max_length=100)
     target = forms.CharField(max_length=200, help_text="The column the model should predict.")
     field_order = ["name", "file", "target"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("auto_id", "upload_%s")
+        super().__init__(*args, **kwargs)

@@ -88,6 +88,8 @@ class SweepForm(RunForm):
     """A run form plus, for each parameter, an optional comma-separated list of values to sweep."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
+        # Shown on the same page as a RunForm: its own ids, the same field names.
+        kwargs.setdefault("auto_id", "sweep_%s")
         super().__init__(*args, **kwargs)
         del self.fields["name"]
         for param in self.chosen.params:

@@ -103,3 +103,73 @@ document.addEventListener("change", function (event) {
     document.getElementById("compare").classList.toggle("compare--diff", event.target.checked);
   }
 });
+
+// On a phone the navigation folds behind its Menu button. The class is set here so
+// that, without JavaScript, the links simply stay in view.
+(function () {
+  const nav = document.querySelector(".nav");
+  const toggle = nav && nav.querySelector(".nav__toggle");
+  if (!toggle) return;
+  nav.classList.add("nav--collapsible");
+  function setOpen(open) {
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("nav--open", open);
+  }
+  toggle.addEventListener("click", function () {
+    setOpen(toggle.getAttribute("aria-expanded") !== "true");
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+      setOpen(false);
+      toggle.focus();
+    }
+  });
+})();
+
+// Plotly sizes a chart once, from its container at that moment: a chart drawn while
+// the page is still being laid out, or whose card later narrows, would keep the old
+// width. Each chart is redrawn whenever its own box changes width.
+(function () {
+  if (!("ResizeObserver" in window)) return;
+  const widths = new WeakMap();
+  const observer = new ResizeObserver(function (entries) {
+    for (const entry of entries) {
+      const plot = entry.target;
+      const width = Math.round(entry.contentRect.width);
+      if (widths.get(plot) === width || !window.Plotly || width === 0) continue;
+      widths.set(plot, width);
+      window.Plotly.Plots.resize(plot).catch(function () {});
+    }
+  });
+  function watch(root) {
+    root.querySelectorAll(".js-plotly-plot").forEach(function (plot) {
+      observer.observe(plot);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    watch(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    watch(event.detail.elt.isConnected ? event.detail.elt : document);
+  });
+})();
+
+// A code block wider than its box scrolls; it takes keyboard focus so that it can be
+// scrolled without a mouse.
+(function () {
+  function mark(root) {
+    root.querySelectorAll("pre").forEach(function (pre) {
+      if (pre.scrollWidth > pre.clientWidth) pre.setAttribute("tabindex", "0");
+      else pre.removeAttribute("tabindex");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    mark(document);
+  });
+  window.addEventListener("resize", function () {
+    mark(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    mark(event.detail.elt.isConnected ? event.detail.elt : document);
+  });
+})();

@@ -14,9 +14,11 @@ def _train(page: Page, algorithm: str, **params: str) -> None:
     with page.expect_response(lambda r: "fragment=params" in r.url):
         page.get_by_label("Algorithm", exact=True).first.select_option(algorithm)
     page.wait_for_load_state("networkidle")
+    # The sweep form beside it has fields with the same labels.
+    form = page.locator("#run-form")
     for name, value in params.items():
-        expect(page.get_by_label(name, exact=True)).to_be_visible()
-        page.get_by_label(name, exact=True).fill(value)
+        expect(form.get_by_label(name, exact=True)).to_be_visible()
+        form.get_by_label(name, exact=True).fill(value)
     page.locator("#train-run").click()
     progress = page.locator("#run-body progress")
     body = page.locator("#run-body")
