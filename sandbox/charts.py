@@ -75,22 +75,31 @@ def residuals_html(residuals: dict) -> str:
     return figure_html(figure, "Predicted against actual (validation)", xaxis_title="actual", yaxis_title="predicted")
 
 
+def _parallel_axis(label: str, values: list) -> dict:
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return {"label": label, "values": values}
+    # Categories get evenly spaced ticks; a missing value is an "n/a" tick, never plotly's "None".
+    texts = ["n/a" if v is None else str(v) for v in values]
+    categories = sorted(set(texts))
+    return {
+        "label": label,
+        "values": [categories.index(t) for t in texts],
+        "tickvals": list(range(len(categories))),
+        "ticktext": categories,
+    }
+
+
 def parallel_html(runs: list, param_names: list[str], metric: str) -> str:
+    """One line per run across an algorithm axis (when they differ), the params every run has, and `metric`.
+
+    A param only some of the runs have (another algorithm's) would be an axis of gaps, so it is left out.
+    """
     dimensions = []
+    if len({run.algorithm for run in runs}) > 1:
+        dimensions.append(_parallel_axis("algorithm", [run.algorithm for run in runs]))
     for name in param_names:
-        values = [run.params.get(name) for run in runs]
-        if all(isinstance(v, int | float) for v in values):
-            dimensions.append({"label": name, "values": values})
-        else:
-            categories = sorted({str(v) for v in values})
-            dimensions.append(
-                {
-                    "label": name,
-                    "values": [categories.index(str(v)) for v in values],
-                    "tickvals": list(range(len(categories))),
-                    "ticktext": categories,
-                }
-            )
+        if all(name in run.params for run in runs):
+            dimensions.append(_parallel_axis(name, [run.params[name] for run in runs]))
     scores = [run.metrics.get(metric, 0) for run in runs]
     dimensions.append({"label": metric, "values": scores})
     figure = go.Figure(
