@@ -11,6 +11,8 @@ pytestmark = pytest.mark.browser
 
 def _train(page: Page, algorithm: str, **params: str) -> None:
     # Choosing an algorithm swaps in its parameter fields; fill them only once the swap is done.
+    # htmx must have read the page first, or the change goes unheard: it does so before "load".
+    page.wait_for_load_state("load")
     with page.expect_response(lambda r: "fragment=params" in r.url):
         page.get_by_label("Algorithm", exact=True).first.select_option(algorithm)
     page.wait_for_load_state("networkidle")
@@ -52,12 +54,20 @@ def test_a_learner_versions_data_tracks_three_runs_compares_replays_and_meets_a_
 
     # Three runs with different parameters.
     page.get_by_role("link", name="Train on it in an experiment").click()
+    expect(page.get_by_label("Name")).to_have_value("customer churn experiment")
     page.get_by_label("Name").fill("churn baseline")
     page.get_by_role("button", name="Create").click()
     _train(page, "logistic_regression", C="0.5")
     _train(page, "random_forest", n_estimators="30", max_depth="6")
     _train(page, "decision_tree", max_depth="4")
     expect(page.locator("tr.run--succeeded")).to_have_count(3)
+    # Six params beside six metrics are more than fit: the params wait in the column chooser.
+    expect(page.locator("#runs-table thead")).not_to_contain_text("max_iter")
+    page.locator("summary", has_text="Columns").click()
+    page.get_by_role("checkbox", name="C", exact=True).check()
+    page.get_by_role("button", name="Show these columns").click()
+    # The swapped-in table has the C column (a metric could read 0.5… before it arrives).
+    expect(page.locator("#runs-table thead").get_by_role("link", name="C", exact=True)).to_be_visible()
     expect(page.locator("tbody tr", has_text="logistic")).to_contain_text("0.5")
 
     # Compare them with the differences highlighted.
@@ -71,6 +81,12 @@ def test_a_learner_versions_data_tracks_three_runs_compares_replays_and_meets_a_
     page.get_by_label("Show only differences").check()
     expect(same).to_be_hidden()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    # Three algorithms share no param: the parallel chart has an algorithm axis and no "None" ticks.
+    axis_text = page.locator(".js-plotly-plot").first.evaluate(
+        "plot => [...plot.querySelectorAll('text')].map(text => text.textContent)"
+    )
+    assert "algorithm" in axis_text
+    assert "None" not in axis_text
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "compare.png", full_page=True)
 
