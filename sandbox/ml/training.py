@@ -203,12 +203,16 @@ def check_params(algorithm: Algorithm, raw: dict) -> dict:
                 value = int(value) if param.kind == "int" else float(value)
             except (TypeError, ValueError):
                 raise ParamError(f"{param.name} must be a number, not {value!r}.") from None
+            except OverflowError:
+                raise ParamError(
+                    f"{param.name} must be between {param.minimum:g} and {param.maximum:g}, not infinity."
+                ) from None
             if param.kind == "int" and isinstance(raw.get(param.name), float) and not raw[param.name].is_integer():
                 raise ParamError(f"{param.name} must be a whole number.")
-            if not math.isfinite(value) or not param.minimum <= value <= param.maximum:
-                raise ParamError(
-                    f"{param.name} must be between {param.minimum:g} and {param.maximum:g}, not {value:g}."
-                )
+            # A whole number of 400 digits is fine for Python but not for math.isfinite or :g.
+            if (isinstance(value, float) and not math.isfinite(value)) or not param.minimum <= value <= param.maximum:
+                shown = f"{value:g}" if abs(value) < 1e15 else "a number that large"
+                raise ParamError(f"{param.name} must be between {param.minimum:g} and {param.maximum:g}, not {shown}.")
         values[param.name] = value
     unknown = set(raw) - {p.name for p in algorithm.params}
     if unknown:

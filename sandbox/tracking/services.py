@@ -2,6 +2,7 @@
 
 import io
 import itertools
+import math
 import platform
 from dataclasses import dataclass
 
@@ -106,11 +107,13 @@ def sweep_create(
 ) -> list[Run]:
     """A grid of up to MAX_SWEEP runs, logged separately and trained one after another by one job."""
     names = sorted(grid)
-    combinations = list(itertools.product(*(grid[name] for name in names)))
-    if not names or not combinations:
+    # Counted before any is built: three lists of 1,000 values would be a billion combinations.
+    count = math.prod(len(grid[name]) for name in names)
+    if not names or not count:
         raise RunRefused("Give at least one parameter a list of values to sweep.")
-    if len(combinations) > MAX_SWEEP:
-        raise RunRefused(f"That grid has {len(combinations)} combinations; a sweep may have at most {MAX_SWEEP}.")
+    if count > MAX_SWEEP:
+        raise RunRefused(f"That grid has {count:,} combinations; a sweep may have at most {MAX_SWEEP}.")
+    combinations = list(itertools.product(*(grid[name] for name in names)))
     configs = [
         RunConfig(
             base.algorithm,

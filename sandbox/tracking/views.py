@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
+from mlopslab.numbers import whole_number
 from mlopslab.refusals import Refused, refusal_to_form
 from sandbox import charts
 from sandbox.tracking import selectors, services
@@ -20,14 +21,17 @@ from sandbox.tracking.forms import ExperimentForm, NoteForm, RunForm, SweepForm,
 from sandbox.tracking.models import Experiment, Run
 
 PAGE = 100
+# "Show more" adds a page at a time; past this a learner is better served by the filter.
+MAX_SHOWN = 100_000
 
 
 @login_required
 def experiments(request: HttpRequest) -> HttpResponse:
     initial = None
     raw_dataset = request.GET.get("dataset", "")
-    if request.method == "GET" and raw_dataset.isdigit() and len(raw_dataset) <= 18:
-        initial = selectors.experiment_new_initial(owner=request.user, dataset_id=int(raw_dataset))
+    dataset_id = whole_number(raw_dataset)
+    if request.method == "GET" and dataset_id is not None:
+        initial = selectors.experiment_new_initial(owner=request.user, dataset_id=dataset_id)
     form = ExperimentForm(request.POST or None, owner=request.user, initial=initial)
     status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
@@ -67,7 +71,7 @@ def _table_query(request: HttpRequest) -> _TableQuery:
     get = request.GET
     # `cols` present, even empty, is a choice the learner made; absent means the default columns.
     cols = [key.strip() for raw in get.getlist("cols") for key in raw.split(",") if key.strip()]
-    shown = int(get["shown"]) if get.get("shown", "").isdigit() else PAGE
+    shown = whole_number(get.get("shown", ""), maximum=MAX_SHOWN) or PAGE
     return _TableQuery(get.get("sort", ""), get.get("filter", ""), cols if "cols" in get else None, max(shown, 1))
 
 
@@ -225,7 +229,7 @@ def sweep_create(request: HttpRequest, experiment_id: int) -> HttpResponse:
 
 
 def _chosen_ids(values: list[str]) -> list[int]:
-    return [int(raw) for raw in values if raw.isdigit()]
+    return [number for number in map(whole_number, values) if number is not None]
 
 
 @login_required
