@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "mlopslab.refusals.RefusalMiddleware",
+    "mlopslab.database.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "mlopslab.urls"
@@ -128,9 +129,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and IMMEDIATE transactions let the web process and the workers write
-    # to one SQLite file without "database is locked" errors.
+    # to one SQLite file without "database is locked" errors. A writer waits at most
+    # `timeout` seconds for another's lock; past that the request is refused with 503
+    # (mlopslab.database) rather than holding a worker for longer.
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
+        "timeout": 5,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }

@@ -1,5 +1,7 @@
+import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
 from urllib.parse import urlsplit
 
@@ -13,9 +15,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from mlopslab.broker import redis_location, redis_problem, workers_answering
+from mlopslab import health
+from mlopslab.broker import redis_location, workers_answering
 from mlopslab.celery import app as celery_app
 from mlopslab.forms import SignupForm
+
+logger = logging.getLogger(__name__)
 
 WORKER_PING_SECONDS = 1.0
 
@@ -38,35 +43,73 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-def _database_problem() -> str | None:
+def _health_checks() -> dict[str, health.Outcome]:
+    return health.run_checks(
+        {
+            "database": health.database_outcome,
+            "redis": partial(health.redis_outcome, settings.REDIS_URL),
+        }
+    )
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    """Who the visitor is comes from the database: ask only once it is known to answer."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError as exc:
-        return str(exc) or type(exc).__name__
-    return None
+        return request.user.is_active and request.user.is_staff
+    except DatabaseError:
+        return False
 
 
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Each check's state ("ok", "error", "busy", "timed out") for anyone; the detail in the log, and for staff."""
     started = time.monotonic()
-    problems = {"database": _database_problem(), "redis": redis_problem(settings.REDIS_URL)}
-    body = {name: "ok" if problem is None else f"error: {problem}" for name, problem in problems.items()}
+    outcomes = _health_checks()
+    body: dict[str, object] = {name: outcome.state for name, outcome in outcomes.items()}
+    details = {name: _without_secrets(outcome.detail) for name, outcome in outcomes.items() if not outcome.ok}
+    for name, detail in details.items():
+        logger.warning("/healthz: %s is %s: %s", name, outcomes[name].state, detail)
+    if details and outcomes["database"].ok and _is_staff(request):
+        body["detail"] = details
     body["seconds"] = round(time.monotonic() - started, 3)
-    healthy = all(problem is None for problem in problems.values())
-    return JsonResponse(body, status=200 if healthy else 503)
+    return JsonResponse(body, status=503 if details else 200)
 
 
 @dataclass(frozen=True)
 class Check:
-    """One part of the system as the status page shows it; `state` is "ok", "problem" or "skipped"."""
+    """One part of the system as the status page shows it; `state` is "ok", "problem" or "skipped".
+
+    `summary` is for anyone. `location` (host and port) and `detail` (the driver's own words, worker
+    names) are for staff only; `cause` is the health check's state ("busy", "timed out", …).
+    """
 
     key: str
     title: str
-    location: str
     state: str
-    detail: str
+    summary: str
+    location: str = ""
+    detail: str = ""
+    cause: str = ""
+
+
+SUMMARIES = {
+    health.ERROR: "Not working; the server log has the reason.",
+    health.BUSY: "Another process holds the write lock, so forms are refused until it lets go.",
+    health.TIMED_OUT: f"Did not answer within {health.DEADLINE_SECONDS:g} s.",
+}
+
+
+def _check(key: str, title: str, outcome: health.Outcome, *, ok: str, location: str) -> Check:
+    return Check(
+        key,
+        title,
+        "ok" if outcome.ok else "problem",
+        ok if outcome.ok else SUMMARIES[outcome.state],
+        location,
+        _without_secrets(outcome.detail),
+        outcome.state,
+    )
 
 
 def _database_location() -> str:
@@ -89,33 +132,25 @@ def _without_secrets(text: str) -> str:
 
 
 def _status_checks() -> list[Check]:
-    database_problem = _database_problem()
-    database = Check(
-        "database",
-        "Database",
-        _database_location(),
-        "ok" if database_problem is None else "problem",
-        "Answers queries." if database_problem is None else _without_secrets(database_problem),
+    outcomes = health.run_checks(
+        {"database": health.database_outcome, "redis": partial(health.redis_outcome, settings.REDIS_URL)}
     )
-    broker_problem = redis_problem(settings.REDIS_URL)
-    broker = Check(
-        "broker",
-        "Broker (Redis)",
-        redis_location(settings.REDIS_URL),
-        "ok" if broker_problem is None else "problem",
-        "Answers a PING." if broker_problem is None else _without_secrets(broker_problem),
+    database = _check(
+        "database", "Database", outcomes["database"], ok="Answers queries.", location=_database_location()
     )
-    if broker_problem is not None:
+    broker_location = redis_location(settings.REDIS_URL)
+    broker = _check("broker", "Broker (Redis)", outcomes["redis"], ok="Answers a PING.", location=broker_location)
+    if broker.state != "ok":
         # Workers are reached through Redis: pinging them now would only wait out connection retries.
-        workers = Check("workers", "Workers (Celery)", "", "skipped", "Not asked, because Redis does not answer.")
+        workers = Check("workers", "Workers (Celery)", "skipped", "Not asked, because Redis does not answer.")
     else:
         names = workers_answering(celery_app, timeout=WORKER_PING_SECONDS)
         if names:
-            answered = f"{len(names)} worker{'s' if len(names) > 1 else ''} answered a ping: {', '.join(names)}."
-            workers = Check("workers", "Workers (Celery)", "", "ok", answered)
+            answered = f"{len(names)} worker{'s' if len(names) > 1 else ''} answered a ping."
+            workers = Check("workers", "Workers (Celery)", "ok", answered, detail=", ".join(names))
         else:
             silent = f"No worker answered a ping within {WORKER_PING_SECONDS:g} s."
-            workers = Check("workers", "Workers (Celery)", "", "problem", silent)
+            workers = Check("workers", "Workers (Celery)", "problem", silent)
     return [database, broker, workers]
 
 
@@ -135,4 +170,6 @@ def status(request: HttpRequest) -> HttpResponse:
         # page is still worth showing, so it is drawn as an anonymous visitor would see it.
         request.user = AnonymousUser()
         context["messages"] = ()
+    else:
+        context["show_details"] = _is_staff(request)
     return render(request, "status.html", context)
