@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from mlopslab.limits import accepts_body
 from mlopslab.refusals import Refused, refusal_to_form
 from sandbox import charts
 from sandbox.datasets import selectors, services
@@ -17,14 +18,6 @@ from sandbox.ml import datasets as ml_datasets
 MAX_REQUEST_BYTES = ml_datasets.MAX_UPLOAD_BYTES + 64 * 1024
 TOO_LARGE = "The upload is larger than 10 MB; nothing was saved."
 CREATE_FORMS = {"builtin": BuiltinDatasetForm, "churn": NewChurnDatasetForm, "upload": NewUploadDatasetForm}
-
-
-def _oversized(request: HttpRequest) -> bool:
-    """True for a request too large to hold an allowed upload, checked before Django reads the body."""
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > MAX_REQUEST_BYTES
-    except ValueError:
-        return True
 
 
 def _datasets_page(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
@@ -54,15 +47,21 @@ def _create(source: str, owner: object, values: dict) -> Dataset:
     )
 
 
+def _create_too_large(request: HttpRequest, source: str) -> HttpResponse | None:
+    """The datasets page with the message, for an upload refused from its size before it was read."""
+    if not request.user.is_authenticated:
+        return None
+    messages.error(request, TOO_LARGE)
+    return _datasets_page(request, status=413)
+
+
+@accepts_body(MAX_REQUEST_BYTES, message=TOO_LARGE, too_large=_create_too_large)
 @login_required
 @require_POST
 def dataset_create(request: HttpRequest, source: str) -> HttpResponse:
     form_class = CREATE_FORMS.get(source)
     if form_class is None:
         raise Http404("There is no such kind of dataset.")
-    if _oversized(request):
-        messages.error(request, TOO_LARGE)
-        return _datasets_page(request, status=413)
     form = form_class(request.POST, request.FILES)
     status = 422
     if form.is_valid():
@@ -94,13 +93,20 @@ def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
     return _dataset_page(request, dataset)
 
 
+def _version_too_large(request: HttpRequest, dataset_id: int) -> HttpResponse | None:
+    """The dataset's page with the message, for an upload refused from its size before it was read."""
+    if not request.user.is_authenticated:
+        return None
+    dataset = selectors.dataset_get_owned(owner=request.user, dataset_id=dataset_id)
+    messages.error(request, TOO_LARGE)
+    return _dataset_page(request, dataset, status=413)
+
+
+@accepts_body(MAX_REQUEST_BYTES, message=TOO_LARGE, too_large=_version_too_large)
 @login_required
 @require_POST
 def dataset_version_add(request: HttpRequest, dataset_id: int) -> HttpResponse:
     dataset = selectors.dataset_get_owned(owner=request.user, dataset_id=dataset_id)
-    if _oversized(request):
-        messages.error(request, TOO_LARGE)
-        return _dataset_page(request, dataset, status=413)
     is_churn = dataset.source == Dataset.Source.CHURN
     form = ChurnForm(request.POST) if is_churn else UploadForm(request.POST, request.FILES)
     status = 422
