@@ -1,11 +1,13 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
 from lessons.models import Choice, FaqEntry, GlossaryTerm, Lesson, Node, Question
 from lessons.rendering import render_markdown
-from lessons.selectors import most_chosen_wrong_answer
+from lessons.selectors import most_chosen_wrong_answer, prerequisite_graph
 from lessons.services import lesson_render
+from lessons.signals import PrerequisiteCycle, cycle_with
 
 
 class LessonInline(admin.TabularInline):
@@ -15,8 +17,26 @@ class LessonInline(admin.TabularInline):
     show_change_link = True
 
 
+class NodeAdminForm(forms.ModelForm):
+    class Meta:
+        model = Node
+        fields = "__all__"  # noqa: DJ007  (the admin shows every field of a node)
+
+    def clean_prerequisites(self) -> QuerySet[Node]:
+        chosen = self.cleaned_data["prerequisites"]
+        if self.instance.pk is None:
+            return chosen
+        # The node's own prerequisites are replaced by the chosen ones.
+        graph = prerequisite_graph(without_node=self.instance.pk)
+        cycle = cycle_with(graph, [(self.instance.pk, node.pk) for node in chosen])
+        if cycle is not None:
+            raise forms.ValidationError(PrerequisiteCycle(cycle).message)
+        return chosen
+
+
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin):
+    form = NodeAdminForm
     list_display = ("order", "title", "slug", "challenge_key")
     list_display_links = ("title",)
     filter_horizontal = ("prerequisites",)

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from lessons import prerequisites
 from lessons.attempts import attempt_as_of
 from lessons.challenges import ChallengeStatus, challenge_status
 from lessons.models import GlossaryTerm, LearnerProfile, Lesson, LessonRead, Node, NodeProgress, Question, QuizAttempt
@@ -92,18 +93,33 @@ def published_lessons(user: User) -> QuerySet[Lesson]:
 
 
 def _depths(nodes: list[Node]) -> dict[int, int]:
-    """Each node's row on the map: one below its deepest prerequisite (content has no cycles)."""
-    parents = {node.pk: [p.pk for p in node.prerequisites.all()] for node in nodes}
-    depth: dict[int, int] = {}
+    """Each node's row on the map: one below its deepest prerequisite (a cycle, refused when saved, is cut)."""
+    return prerequisites.depths({node.pk: [p.pk for p in node.prerequisites.all()] for node in nodes})
 
-    def depth_of(pk: int) -> int:
-        if pk not in depth:
-            depth[pk] = 1 + max((depth_of(p) for p in parents.get(pk, [])), default=-1)
-        return depth[pk]
 
-    for node in nodes:
-        depth_of(node.pk)
-    return depth
+def prerequisite_graph(*, without_node: int | None = None) -> dict[int, list[int]]:
+    """The stored prerequisites, each node's pk to the pks it requires; `without_node`'s own left out."""
+    graph: dict[int, list[int]] = {pk: [] for pk in Node.objects.values_list("pk", flat=True)}
+    edges = Node.prerequisites.through.objects.exclude(from_node_id=without_node)
+    for node_id, required_id in edges.values_list("from_node_id", "to_node_id"):
+        graph[node_id].append(required_id)
+    return graph
+
+
+def cycle_titles(cycle: list[int]) -> str:
+    titles = dict(Node.objects.filter(pk__in=cycle).values_list("pk", "title"))
+    return " → ".join(f"“{titles.get(pk, pk)}”" for pk in cycle)
+
+
+def map_problem() -> str:
+    """What is wrong with the map's data for a learner to read, or "" when nothing is."""
+    cycle = prerequisites.prerequisite_cycle(prerequisite_graph())
+    if cycle is None:
+        return ""
+    return (
+        f"Some stages require each other ({cycle_titles(cycle)}), "
+        "so they cannot open until an instructor fixes their prerequisites."
+    )
 
 
 def lifecycle_map(*, user: User) -> list[NodeState]:

@@ -201,12 +201,19 @@ def _sync_nodes(content: Content, report: SyncReport) -> dict[str, Node]:
         node = current.pop(node_file.slug, None) or Node(slug=node_file.slug)
         _save_if_changed(node, values, report, "nodes")
         nodes[node.slug] = node
+    # Every removal before any addition: the graph in between is then part of the new one, which
+    # the files were checked to keep free of cycles, so the guard against cycles never refuses it.
+    changed = []
     for node_file in content.nodes:
         node = nodes[node_file.slug]
         wanted = {nodes[name].pk for name in node_file.prerequisites}
-        if {p.pk for p in node.prerequisites.all()} != wanted:
-            node.prerequisites.set(wanted)
-            report.count(report.updated, "prerequisite lists")
+        stored = {p.pk for p in node.prerequisites.all()}
+        if stored != wanted:
+            node.prerequisites.remove(*(stored - wanted))
+            changed.append((node, wanted - stored))
+    for node, added in changed:
+        node.prerequisites.add(*added)
+        report.count(report.updated, "prerequisite lists")
     for node in current.values():
         if node.source_path:
             node.delete()

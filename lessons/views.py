@@ -61,6 +61,7 @@ def lifecycle_map(request: HttpRequest) -> HttpResponse:
         "rows": max((s.depth for s in states), default=0) + 1,
         "lanes": max((s.lane for s in states), default=0) + 1,
         "progress": selectors.course_progress(states),
+        "map_problem": selectors.map_problem(),
     }
     return render(request, "lessons/map.html", context)
 
