@@ -6,19 +6,22 @@ from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, connection
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from mlopslab import health
+from mlopslab import health, throttle
 from mlopslab.broker import redis_location, workers_answering
 from mlopslab.celery import app as celery_app
-from mlopslab.forms import SignupForm
+from mlopslab.forms import LoginForm, SignupForm
+from mlopslab.refusals import refusal_to_form
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +34,50 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+def _with_retry_after(response: HttpResponse, form: Form | None) -> HttpResponse:
+    """A form refused by the throttle is answered 429, with the wait in Retry-After."""
+    retry_after = getattr(form, "retry_after", None)
+    if retry_after:
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method != "POST":
+        return render(request, "registration/signup.html", {"form": SignupForm()})
+    form = SignupForm(request.POST)
+    try:
+        throttle.signup_check(request)
+    except throttle.Throttled as refusal:
+        status = refusal_to_form(form, refusal)
+        response = render(request, "registration/signup.html", {"form": form}, status=status)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
+    if form.is_valid():
         user = form.save()
+        throttle.signup_done(request)
         login(request, user)
         messages.success(request, f"Welcome to MLOps Lab, {user.username}.")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
+        return _with_retry_after(super().form_invalid(form), form)
+
+
+def admin_login(request: HttpRequest, **kwargs: object) -> HttpResponse:
+    """The admin's own login page (its form is throttled: see urls.py), answering 429 when refused for that."""
+    response = admin.site.login(request, **kwargs)
+    context = getattr(response, "context_data", None) or {}
+    return _with_retry_after(response, context.get("form"))
 
 
 def _health_checks() -> dict[str, health.Outcome]:

@@ -64,6 +64,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.test_redis = (url, port)
     settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
     app.conf.update(broker_url=url, result_backend=url, task_always_eager=False)
+    # Sign-in counters in this process's memory, emptied before each test (below): a test that signs
+    # in or up must not find another's attempts, nor those of a site using the same Redis.
+    settings.CACHES["throttle"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+
+
+@pytest.fixture(autouse=True)
+def _empty_throttle_counters() -> None:
+    from django.core.cache import caches
+
+    caches["throttle"].clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
