@@ -8,4 +8,6 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     if not (user and user.is_authenticated):
         return {"can_author": False, "reviews_due": 0}
-    return {"can_author": user.has_perm(AUTHOR_PERMISSION), "reviews_due": reviews_due(user=user).count()}
+    # The studio is the admin for now, which lets in staff only: the link is for those it would let in.
+    can_author = user.is_staff and user.has_perm(AUTHOR_PERMISSION)
+    return {"can_author": can_author, "reviews_due": reviews_due(user=user).count()}
