@@ -4,7 +4,7 @@ The web server is started exactly as README's Production section says (one worke
 free port). A client that declares 5 GB and sends a few MB, one that sends a body without a length, and
 one that trickles a byte at a time must each be answered or left waiting without holding that one worker:
 /healthz on the same server still answers within two seconds, and nothing large lands in its temporary
-folder.
+folder. Last, the sign-in throttle counting in the real Redis rather than the tests' local-memory cache.
 """
 
 import contextlib
@@ -205,3 +205,37 @@ def test_a_client_trickling_its_body_holds_no_worker(server: Server) -> None:
                 _assert_healthz_answers_quickly(server)
             time.sleep(0.05)
     _assert_healthz_answers_quickly(server)
+
+
+@pytest.mark.django_db
+def test_the_sign_in_throttle_counts_in_the_real_redis(
+    redis_url: str, settings: object, learner: object, client: object
+) -> None:
+    import redis
+    from django.core.cache import caches
+
+    from mlopslab import throttle
+
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    settings.CACHES = {
+        **settings.CACHES,
+        throttle.CACHE_ALIAS: {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"throttle-test-{time.monotonic_ns()}",
+        },
+    }
+    per_account, per_address = throttle.login_limits()
+    count_key, _ = throttle._keys(per_account, "ada")
+    wrong = {"username": "ada", "password": "not the password"}
+    try:
+        for _ in range(3):
+            assert client.post("/accounts/login/", wrong).status_code == 200
+        stored = caches[throttle.CACHE_ALIAS].make_key(count_key)
+        assert int(redis.Redis.from_url(redis_url).get(stored)) == 3
+        refused = client.post("/accounts/login/", {**wrong, "password": "correct horse battery"})
+        assert refused.status_code == 429
+        assert 1 <= int(refused["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW_SECONDS
+    finally:
+        throttle.forget((per_account, "ada"), (per_address, "127.0.0.1"))
+    assert client.post("/accounts/login/", {**wrong, "password": "correct horse battery"}).status_code == 302
