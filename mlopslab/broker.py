@@ -3,6 +3,7 @@
 Everything here is asked quickly enough to tell a learner, and none of it needs Django.
 """
 
+import time
 from urllib.parse import urlsplit
 
 import redis
@@ -43,6 +44,59 @@ def workers_answering(app: Celery, *, timeout: float = 1.0) -> list[str]:
     except (OperationalError, redis.RedisError, OSError):
         return []
     return sorted(name for reply in replies for name in reply)
+
+
+# Each worker writes its name and the time into this sorted set every HEARTBEAT_SECONDS while it is
+# connected and consuming (mlopslab.celery.Heartbeat); a worker silent for WORKER_SILENT_AFTER is
+# reported as not heard from.
+HEARTBEAT_KEY = "mlopslab:workers:heartbeat"
+HEARTBEAT_SECONDS = 5
+WORKER_SILENT_AFTER = 3 * HEARTBEAT_SECONDS
+# Names not heard from for a day are dropped, so that workers which are gone for good do not pile up.
+_HEARTBEAT_FORGET_AFTER = 24 * 3600
+
+
+def _client(url: str, timeout: float) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+
+
+def worker_heartbeat(url: str, *, worker: str, now: float | None = None, timeout: float = 1.0) -> None:
+    """Record that `worker` is alive now; raises redis.RedisError when Redis does not answer."""
+    now = time.time() if now is None else now
+    client = _client(url, timeout)
+    try:
+        client.pipeline().zadd(HEARTBEAT_KEY, {worker: now}).zremrangebyscore(
+            HEARTBEAT_KEY, "-inf", now - _HEARTBEAT_FORGET_AFTER
+        ).execute()
+    finally:
+        client.close()
+
+
+def worker_last_seen(url: str, *, timeout: float = 1.0) -> float | None:
+    """When a worker last wrote its heartbeat (a Unix time), or None when none has since Redis kept data.
+
+    Raises redis.RedisError when Redis does not answer.
+    """
+    client = _client(url, timeout)
+    try:
+        newest = client.zrange(HEARTBEAT_KEY, -1, -1, withscores=True)
+    finally:
+        client.close()
+    return newest[0][1] if newest else None
+
+
+def worker_problem(url: str, *, now: float | None = None, timeout: float = 1.0) -> str | None:
+    """Why no worker can be counted on, from the heartbeats, or None when one was heard from lately."""
+    try:
+        last_seen = worker_last_seen(url, timeout=timeout)
+    except redis.RedisError:
+        return "not known, because Redis does not answer"
+    if last_seen is None:
+        return "no worker has been heard from"
+    silent = (time.time() if now is None else now) - last_seen
+    if silent > WORKER_SILENT_AFTER:
+        return f"no worker heard from for {silent:.0f} s"
+    return None
 
 
 class _Channel(kombu_redis.Channel):
