@@ -240,6 +240,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "fail-abandoned-jobs": {"task": "sandbox.tasks.fail_abandoned_jobs", "schedule": 60.0},
+    # A queued job whose message Redis lost is sent again within a minute (sandbox.jobs.services.jobs_send_again).
+    "send-queued-jobs-again": {"task": "sandbox.tasks.send_queued_jobs_again", "schedule": 30.0},
 }
 
 # Queued plus running jobs one learner may have at once.

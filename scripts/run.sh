@@ -7,6 +7,8 @@ scripts/bootstrap.sh
 export DEBUG=${DEBUG:-1}
 export WEB_PORT=${WEB_PORT:-8000}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+# The site's files, and the embedded Redis's append-only file, so that queued jobs outlive a restart.
+export DATA_DIR=${DATA_DIR:-$PWD/var}
 py=.venv/bin/python
 
 $py manage.py prepare
@@ -22,6 +24,7 @@ else
   esac
   echo "Nothing answers at $REDIS_URL; starting the embedded redis-server on 127.0.0.1:$port"
   export REDIS_PORT=$port
+  mkdir -p "$DATA_DIR/redis"
   procs=(redis "${procs[@]}")
 fi
 

@@ -29,6 +29,9 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     celery_task_id = models.CharField(max_length=36, blank=True)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its message last went to the broker; a queued job is sent again."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

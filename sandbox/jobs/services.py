@@ -9,7 +9,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from lessons.attempts import progress_refresh
@@ -28,6 +28,8 @@ RUN_JOB_TASK = "sandbox.tasks.run_job"
 # A job whose worker died is tried once more (the broker redelivers it); a
 # second death ends it.
 MAX_ATTEMPTS = 2
+# A queued job whose message may have been lost is sent again this long after the last send.
+SEND_AGAIN_AFTER = timedelta(seconds=60)
 QUEUE_UNREACHABLE = "The job queue is not reachable right now, so nothing was queued. Please try again in a minute."
 
 
@@ -71,9 +73,14 @@ def job_create_or_refuse(*, owner: User, kind: str, params: dict | None = None) 
     return job
 
 
+def _send(job_id: int, task_id: str) -> None:
+    app.tasks[RUN_JOB_TASK].apply_async(args=[job_id], task_id=task_id)
+    Job.objects.filter(pk=job_id).update(sent_at=timezone.now())
+
+
 def _enqueue(job: Job) -> None:
     try:
-        app.tasks[RUN_JOB_TASK].apply_async(args=[job.pk], task_id=job.celery_task_id)
+        _send(job.pk, job.celery_task_id)
     except Exception:
         logger.exception("could not send job %s to the broker", job.pk)
         job_fail(job_id=job.pk, error=QUEUE_UNREACHABLE)
@@ -156,11 +163,36 @@ def job_execute(*, job_id: int, redelivered: bool = False) -> None:
             progress_refresh(user=job.owner)
 
 
+def jobs_send_again(*, now: timezone.datetime | None = None) -> int:
+    """Send queued jobs whose last message went out SEND_AGAIN_AFTER ago again; return how many were sent.
+
+    A message can be lost before any worker takes it: a Redis that keeps nothing loses its whole
+    queue when it restarts. A job whose message is only waiting behind others gets a second one,
+    which is harmless: the claim in `job_execute` lets one message run the job and the other find
+    it no longer queued. Beat asks every 30 s (CELERY_BEAT_SCHEDULE); a broker that does not answer
+    leaves the rest for the next round.
+    """
+    now = now or timezone.now()
+    due = now - SEND_AGAIN_AFTER
+    stale = Job.objects.filter(status=Job.Status.QUEUED).filter(
+        Q(sent_at__lt=due) | Q(sent_at__isnull=True, created_at__lt=due)
+    )
+    sent = 0
+    for job_id, task_id in stale.values_list("pk", "celery_task_id"):
+        try:
+            _send(job_id, task_id)
+        except Exception as exc:
+            logger.warning("could not send job %s again: %s", job_id, exc)
+            break
+        sent += 1
+    return sent
+
+
 def jobs_fail_abandoned(*, now: timezone.datetime | None = None) -> int:
     """Fail jobs that no worker will finish, so that they do not hold a learner's quota.
 
     A running job past its hard time limit lost its worker; a queued job an hour
-    old lost its message (an embedded Redis keeps nothing across a restart).
+    old found no worker although it was sent again every minute.
     Each ends through the same path as any failed job, with what it was working on.
     """
     now = now or timezone.now()

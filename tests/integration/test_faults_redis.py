@@ -1,11 +1,27 @@
 """Redis restarting under a running site: the worker keeps going and no accepted job is lost."""
 
+import contextlib
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
+from sandbox.jobs.runners import FIRST_MODEL
+from sandbox.jobs.services import JobRefused, job_create, jobs_send_again
+from sandbox.jobs.tasks import run_job
 from sandbox.models import Job
-from tests.integration.faults import RedisServer, Worker, finished, publishing_to, running, slow_sweep, wait_for
+from tests.integration.faults import (
+    RedisServer,
+    Worker,
+    finished,
+    procfile_redis_args,
+    publishing_to,
+    running,
+    slow_sweep,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 NO_PERSISTENCE = ["--save", "", "--appendonly", "no"]
@@ -42,3 +58,76 @@ def test_the_worker_survives_redis_restarting_while_a_job_is_in_flight(
     finally:
         worker.stop()
         redis.stop()
+
+
+def test_no_accepted_job_is_lost_when_the_embedded_redis_restarts(
+    tmp_path: Path, transactional_db: None, learner: object, settings: object
+) -> None:
+    settings.JOBS_PER_LEARNER = 1000
+    (tmp_path / "redis").mkdir()
+    redis = RedisServer(procfile_redis_args(tmp_path), tmp_path / "redis.log")
+    redis.start()
+    worker = Worker(redis.url, tmp_path / "worker.log", concurrency=2).start()
+    submissions, restarts = 40, 5
+    accepted, refused = [], 0
+    try:
+        with publishing_to(redis.url):
+            for number in range(1, submissions + 1):
+                try:
+                    job = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 100, "seed": number})
+                except JobRefused:
+                    refused += 1
+                    continue
+                if job.status == Job.Status.FAILED:
+                    refused += 1
+                else:
+                    accepted.append(job)
+                # A learner's pace, a little faster than two pool processes finish these jobs, so
+                # that a few wait in the queue each time Redis restarts.
+                time.sleep(0.1)
+                if number % (submissions // restarts) == 0:
+                    redis.restart(down_for=0.5)
+            unfinished = Job.objects.filter(pk__in=[job.pk for job in accepted], status__in=Job.ACTIVE)
+            with contextlib.suppress(AssertionError):
+                wait_for(lambda: not unfinished.exists(), timeout=60, what="every accepted job ending", every=0.5)
+            lost = list(unfinished.values_list("pk", flat=True))
+    finally:
+        worker.stop()
+        redis.stop()
+    print(f"RESULT jobs_lost_over_redis_restarts: {len(lost)} of {len(accepted)} accepted "
+          f"({refused} refused, {restarts} restarts during {submissions} submissions)")  # fmt: skip
+    assert not lost, f"{len(lost)} of {len(accepted)} accepted jobs never ran"
+    assert set(Job.objects.filter(pk__in=[job.pk for job in accepted]).values_list("status", flat=True)) == {
+        Job.Status.SUCCEEDED
+    }
+
+
+def test_a_job_whose_message_redis_lost_is_sent_again_and_duplicates_run_it_once(
+    tmp_path: Path, transactional_db: None, learner: object
+) -> None:
+    redis = RedisServer(NO_PERSISTENCE, tmp_path / "redis.log")
+    redis.start()
+    worker = Worker(redis.url, tmp_path / "worker.log", concurrency=2)
+    try:
+        with publishing_to(redis.url):
+            lost = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 20, "seed": 1})
+            redis.restart()  # before any worker took it, from a Redis that keeps nothing
+            worker.start()
+            time.sleep(3)
+            assert Job.objects.get(pk=lost.pk).status == Job.Status.QUEUED, "nothing is left to run it"
+
+            # Beat's next round, a minute on.
+            assert jobs_send_again(now=timezone.now() + timedelta(seconds=61)) == 1
+            wait_for(lambda: finished(lost), timeout=30, what="the job sent again ending")
+
+            # Three messages for one job, two of them at once on the two pool processes.
+            twice = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 20, "seed": 2})
+            for _ in range(2):
+                run_job.apply_async(args=[twice.pk])
+            wait_for(lambda: worker.output().count("succeeded in") == 4, timeout=30, what="every message handled")
+    finally:
+        worker.stop()
+        redis.stop()
+    for job in (lost, twice):
+        job.refresh_from_db()
+        assert (job.status, job.attempts) == (Job.Status.SUCCEEDED, 1), job.error
