@@ -92,6 +92,7 @@ MIDDLEWARE = [
     # First, so that its process_view refuses an oversized body before the CSRF middleware reads it.
     "mlopslab.limits.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "mlopslab.headers.BrowserPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -225,14 +226,30 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("JOB_SOFT_TIME_LIMIT", 120, minimum=1)
-CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
+# A job's time limits are the worker's own: jobs are sent without limits (sandbox.jobs.services), so
+# each worker applies these from its environment, and the abandoned-job sweep, which runs on a
+# worker too, judges by the same figures.
+JOB_SOFT_TIME_LIMIT = env_int("JOB_SOFT_TIME_LIMIT", 120, minimum=1)
+JOB_HARD_TIME_LIMIT = env_int("JOB_HARD_TIME_LIMIT", JOB_SOFT_TIME_LIMIT + 30, minimum=JOB_SOFT_TIME_LIMIT + 1)
+# A message still unacknowledged this long after delivery lost its worker's main process and is
+# handed to another worker. It must outlast the hard limit, or a job still running would be
+# handed out twice.
+JOB_REDELIVER_AFTER = JOB_HARD_TIME_LIMIT + max(5, JOB_HARD_TIME_LIMIT // 4)
+CELERY_TASK_SOFT_TIME_LIMIT = JOB_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = JOB_HARD_TIME_LIMIT
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if not REDIS_URL.startswith("sentinel"):
     # kombu's Redis transport with a fix for the worker dying when Redis restarts (see mlopslab/broker.py).
     CELERY_BROKER_TRANSPORT = "mlopslab.broker:RedisTransport"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+    "visibility_timeout": JOB_REDELIVER_AFTER,
+    # Each worker looks for such messages every 5 s (kombu's default is 100 s: 10 s × a throttle of 10).
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
 # A publish to an unreachable broker gives up quickly so that the learner hears
 # about it at once instead of waiting on a spinning request.

@@ -74,7 +74,9 @@ def job_create_or_refuse(*, owner: User, kind: str, params: dict | None = None) 
 
 
 def _send(job_id: int, task_id: str) -> None:
-    app.tasks[RUN_JOB_TASK].apply_async(args=[job_id], task_id=task_id)
+    # Sent without time limits: Celery would otherwise stamp the sender's JOB_SOFT_TIME_LIMIT and
+    # JOB_HARD_TIME_LIMIT into the message, and they would override the worker's own.
+    app.tasks[RUN_JOB_TASK].apply_async(args=[job_id], task_id=task_id, time_limit=None, soft_time_limit=None)
     Job.objects.filter(pk=job_id).update(sent_at=timezone.now())
 
 
@@ -150,6 +152,7 @@ def job_execute(*, job_id: int, redelivered: bool = False) -> None:
     try:
         result = kind.run(job, on_progress)
     except SoftTimeLimitExceeded:
+        # The limit this worker applied: jobs are sent without limits of their own (see _send).
         limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
         job_fail(job_id=job_id, error=f"The job took longer than its {limit}-second limit and was stopped.")
     except JobError as exc:
@@ -191,12 +194,13 @@ def jobs_send_again(*, now: timezone.datetime | None = None) -> int:
 def jobs_fail_abandoned(*, now: timezone.datetime | None = None) -> int:
     """Fail jobs that no worker will finish, so that they do not hold a learner's quota.
 
-    A running job past its hard time limit lost its worker; a queued job an hour
-    old found no worker although it was sent again every minute.
-    Each ends through the same path as any failed job, with what it was working on.
+    A running job whose message would have been handed to another worker by now (JOB_REDELIVER_AFTER,
+    from the same figures as the worker's hard limit), and then some, lost its worker for good; a
+    queued job an hour old found no worker although it was sent again every minute. Each ends
+    through the same path as any failed job, with what it was working on.
     """
     now = now or timezone.now()
-    run_deadline = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    run_deadline = now - timedelta(seconds=settings.JOB_REDELIVER_AFTER + 60)
     abandoned = [
         (job_id, "The worker running this job stopped responding.")
         for job_id in Job.objects.filter(status=Job.Status.RUNNING, started_at__lt=run_deadline).values_list(
