@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
-from mlopslab.broker import redis_problem
+from mlopslab.broker import redis_problem, worker_problem
 from mlopslab.database import database_locked
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,12 @@ def database_outcome(alias: str = DEFAULT_DB_ALIAS) -> Outcome:
 
 def redis_outcome(url: str) -> Outcome:
     problem = redis_problem(url)
+    return Outcome(OK) if problem is None else Outcome(ERROR, problem)
+
+
+def workers_outcome(url: str) -> Outcome:
+    """Whether a worker's heartbeat is recent (see mlopslab.broker.worker_problem)."""
+    problem = worker_problem(url)
     return Outcome(OK) if problem is None else Outcome(ERROR, problem)
 
 

@@ -85,6 +85,7 @@ def _health_checks() -> dict[str, health.Outcome]:
         {
             "database": health.database_outcome,
             "redis": partial(health.redis_outcome, settings.REDIS_URL),
+            "workers": partial(health.workers_outcome, settings.REDIS_URL),
         }
     )
 
@@ -103,12 +104,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """Each check's state ("ok", "error", "busy", "timed out") for anyone; the detail in the log, and for staff."""
     started = time.monotonic()
     outcomes = _health_checks()
+    workers = outcomes.pop("workers")
     body: dict[str, object] = {name: outcome.state for name, outcome in outcomes.items()}
     details = {name: _without_secrets(outcome.detail) for name, outcome in outcomes.items() if not outcome.ok}
     for name, detail in details.items():
         logger.warning("/healthz: %s is %s: %s", name, outcomes[name].state, detail)
     if details and outcomes["database"].ok and _is_staff(request):
         body["detail"] = details
+    # A missing worker is reported, not counted against the site's health: pages still answer. Its
+    # sentence is the heartbeat's own ("no worker heard from for 40 s"), with no address in it.
+    body["workers"] = f"error: {workers.detail}" if workers.state == health.ERROR else workers.state
     body["seconds"] = round(time.monotonic() - started, 3)
     return JsonResponse(body, status=503 if details else 200)
 

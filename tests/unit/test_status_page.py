@@ -137,4 +137,4 @@ def test_a_locked_database_is_shown_as_busy_with_what_to_do(closed_redis_url: st
 def test_healthz_stays_json_for_machines(client: object, closed_redis_url: str) -> None:
     response = client.get(reverse("healthz"))
     assert response["Content-Type"] == "application/json"
-    assert set(response.json()) == {"database", "redis", "seconds"}
+    assert set(response.json()) == {"database", "redis", "workers", "seconds"}
