@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -124,7 +125,10 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     )
     assert migrate.returncode == 0, migrate.stderr
     log = (root / "server.log").open("w")
-    process = subprocess.Popen(_recipe_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # A session of its own, so that stopping it stops gunicorn's worker too, whatever happened to the master.
+    process = subprocess.Popen(
+        _recipe_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     instance = Server(port, process, temp_dir)
     deadline = time.monotonic() + 30
     while True:
@@ -134,15 +138,15 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         except OSError:
             pass
         if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             pytest.fail("The recipe's server did not answer /healthz with 200:\n" + (root / "server.log").read_text())
         time.sleep(0.2)
     yield instance
-    process.terminate()
+    os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     log.close()
 
