@@ -1,13 +1,18 @@
 """How every plotly chart on the site is laid out and turned into an HTML fragment.
 
-plotly.js is loaded once by the page (static/vendor/plotly.min.js), so a fragment carries
+plotly.js is loaded once by the page (static/vendor/plotly-strict.min.js), so a fragment carries
 only its figure. Charts take the width of their card: no width is fixed here, the figure
 autosizes, and static/js/site.js redraws it whenever its card changes width. The toolbar
 (modebar) keeps the top strip of the chart to itself; the title sits below it, flush left,
 so that neither covers the other however narrow the card.
 """
 
+import uuid
+
 import plotly.graph_objects as go
+import plotly.io as pio
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 CONFIG = {
     "displaylogo": False,
@@ -43,4 +48,26 @@ def figure_html(figure: go.Figure, title: str, *, height: int = 320, **layout: o
         legend=LEGEND,
         **layout,
     )
-    return figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG, default_width="100%")
+    return figure_element(figure, height=height)
+
+
+# Characters that could end the data block or start markup inside it, as json_script escapes them.
+_JSON_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+
+def figure_element(figure: go.Figure, *, height: int) -> SafeString:
+    """An empty chart box and the figure as a JSON data block beside it, drawn by static/js/site.js.
+
+    The page runs no inline script (its Content-Security-Policy forbids them), so the figure travels
+    as data: a `<script type="application/json">` block is never executed.
+    """
+    spec_id = f"figure-{uuid.uuid4().hex[:12]}"
+    spec = pio.json.to_json_plotly({**figure.to_dict(), "config": CONFIG})
+    return format_html(
+        '<div class="plotly-graph-div" data-figure="{}" style="height: {}px; width: 100%"></div>'
+        '<script type="application/json" id="{}">{}</script>',
+        spec_id,
+        height,
+        spec_id,
+        mark_safe(spec.translate(_JSON_ESCAPES)),
+    )

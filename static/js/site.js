@@ -130,9 +130,8 @@ document.addEventListener("change", function (event) {
 // the page is still being laid out, or whose card later narrows, would keep the old
 // width. Each chart is redrawn whenever its own box changes width.
 (function () {
-  if (!("ResizeObserver" in window)) return;
   const widths = new WeakMap();
-  const observer = new ResizeObserver(function (entries) {
+  const observer = "ResizeObserver" in window ? new ResizeObserver(function (entries) {
     for (const entry of entries) {
       const plot = entry.target;
       const width = Math.round(entry.contentRect.width);
@@ -140,17 +139,27 @@ document.addEventListener("change", function (event) {
       widths.set(plot, width);
       window.Plotly.Plots.resize(plot).catch(function () {});
     }
-  });
-  function watch(root) {
-    root.querySelectorAll(".js-plotly-plot").forEach(function (plot) {
-      observer.observe(plot);
+  }) : null;
+  function watch(plot) {
+    if (observer) observer.observe(plot);
+  }
+  // Figures arrive as JSON data blocks beside an empty box (the site runs no inline script),
+  // in the page or in a fragment htmx swaps in; each is drawn once.
+  function draw(root) {
+    if (!window.Plotly) return;
+    root.querySelectorAll(".plotly-graph-div[data-figure]:not([data-drawn])").forEach(function (box) {
+      const spec = document.getElementById(box.dataset.figure);
+      if (!spec) return;
+      box.dataset.drawn = "true";
+      const figure = JSON.parse(spec.textContent);
+      window.Plotly.newPlot(box, figure.data, figure.layout, figure.config).then(watch);
     });
   }
   document.addEventListener("DOMContentLoaded", function () {
-    watch(document);
+    draw(document);
   });
   document.addEventListener("htmx:afterSettle", function (event) {
-    watch(event.detail.elt.isConnected ? event.detail.elt : document);
+    draw(event.detail.elt.isConnected ? event.detail.elt : document);
   });
 })();
 

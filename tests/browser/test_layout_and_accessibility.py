@@ -202,9 +202,17 @@ def _repeated_ids(page: Page) -> list[str]:
     }""")
 
 
+# Every Content-Security-Policy violation on the page, from the moment it starts loading.
+RECORD_CSP_VIOLATIONS = """window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(
+  `${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} at ${e.sourceFile}:${e.lineNumber}`));"""
+
+
 def _check(page: Page, url: str, name: str) -> None:
     page.set_viewport_size(DESKTOP)
     _open(page, url)
+    violated = page.evaluate("window.__cspViolations")
+    assert not violated, f"{name} breaks its Content-Security-Policy: {violated}"
     outside = _charts_outside_their_cards(page)
     assert not outside, f"{name} at 1366 px: " + "; ".join(outside)
     violations = _serious_violations(page)
@@ -226,6 +234,7 @@ SIGNED_OUT = {"home (signed out)": "home", "signup": "signup", "login": "login"}
 
 def test_every_page_fits_a_desktop_and_a_phone_and_passes_axe(page: Page, site: Site, subtests: object) -> None:
     # One learner's state serves every page (building it takes seconds), so each page is a subtest named for it.
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
     for name, url_name in SIGNED_OUT.items():
         with subtests.test(msg=name):
             _check(page, site.url + reverse(url_name), name)

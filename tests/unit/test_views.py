@@ -150,8 +150,10 @@ def test_a_succeeded_job_page_shows_its_learning_curve(learner_client: object, l
     )
     html = learner_client.get(reverse("sandbox:job", args=[job.pk])).content.decode()
     assert "Test accuracy <strong>0.965</strong> after 2 epochs." in html
-    assert "Plotly.newPlot" in html
-    assert "/static/vendor/plotly.min.js" in html
+    assert '<script type="application/json" id="figure-' in html
+    assert '"name":"validation"' in html
+    assert "Plotly.newPlot" not in html  # no inline script: the page's policy would block it
+    assert "/static/vendor/plotly-strict.min.js" in html
 
 
 def test_another_learners_job_is_not_found(client: object, learner: User, other_learner: User) -> None:
