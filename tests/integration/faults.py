@@ -87,7 +87,18 @@ class RedisServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(lambda: redis_problem(self.url, timeout=0.2) is None, timeout=10, what="redis-server answering")
+        try:
+            wait_for(lambda: redis_problem(self.url, timeout=0.2) is None, timeout=10, what="redis-server answering")
+        except AssertionError:
+            self.stop(signal.SIGKILL)
+            raise
+
+    def __enter__(self) -> "RedisServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -129,9 +140,19 @@ class Worker:
                  str(self.concurrency), "--loglevel", "INFO", "--without-mingle", "--without-gossip", "-n", self.name],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        wait_for(lambda: " ready." in self.output() or not self.alive, timeout=60, what="the worker starting")
-        assert self.alive, self.output()[-3000:]
+        try:
+            wait_for(lambda: " ready." in self.output() or not self.alive, timeout=60, what="the worker starting")
+            assert self.alive, self.output()[-3000:]
+        except AssertionError:
+            self.stop()
+            raise
         return self
+
+    def __enter__(self) -> "Worker":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     @property
     def alive(self) -> bool:

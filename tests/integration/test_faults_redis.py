@@ -30,34 +30,31 @@ NO_PERSISTENCE = ["--save", "", "--appendonly", "no"]
 def test_the_worker_survives_redis_restarting_while_a_job_is_in_flight(
     tmp_path: Path, transactional_db: None, learner: object
 ) -> None:
-    redis = RedisServer(NO_PERSISTENCE, tmp_path / "redis.log")
-    redis.start()
+    restarts, survived = 5, 0
     # Two pool processes, as `make run` starts: with one job in flight the consumer still waits in
     # BRPOP for a second, which is the state kombu 5.7.0 crashed in when the connection dropped.
-    worker = Worker(redis.url, tmp_path / "worker.log", concurrency=2).start()
-    restarts, survived = 5, 0
-    try:
-        with publishing_to(redis.url):
-            for _ in range(restarts):
-                job = slow_sweep(learner)
-                wait_for(lambda job=job: running(job) or not worker.alive, timeout=30, what="the job starting")
-                redis.restart(down_for=1)
-                # The pool child finishes the job whatever Redis does; a dead main process takes it down too.
-                wait_for(lambda job=job: finished(job) or not worker.alive, timeout=60, what="the job ending")
-                if not worker.alive or "Unrecoverable error" in worker.output():
-                    break
-                survived += 1
-            print(f"RESULT worker_survived_redis_restarts: {survived} of {restarts}")
-            assert "Unrecoverable error" not in worker.output(), worker.output()[-4000:]
-            assert worker.alive
+    with (
+        RedisServer(NO_PERSISTENCE, tmp_path / "redis.log") as redis,
+        Worker(redis.url, tmp_path / "worker.log", concurrency=2) as worker,
+        publishing_to(redis.url),
+    ):
+        for _ in range(restarts):
+            job = slow_sweep(learner)
+            wait_for(lambda job=job: running(job) or not worker.alive, timeout=30, what="the job starting")
+            redis.restart(down_for=1)
+            # The pool child finishes the job whatever Redis does; a dead main process takes it down too.
+            wait_for(lambda job=job: finished(job) or not worker.alive, timeout=60, what="the job ending")
+            if not worker.alive or "Unrecoverable error" in worker.output():
+                break
+            survived += 1
+        print(f"RESULT worker_survived_redis_restarts: {survived} of {restarts}")
+        assert "Unrecoverable error" not in worker.output(), worker.output()[-4000:]
+        assert worker.alive
 
-            # Consuming again after the last restart: a new job runs to the end.
-            job = slow_sweep(learner, runs=1, trees=20)
-            wait_for(lambda: finished(job), timeout=45, what="a job sent after the restarts finishing")
-            assert job.status == Job.Status.SUCCEEDED, job.error
-    finally:
-        worker.stop()
-        redis.stop()
+        # Consuming again after the last restart: a new job runs to the end.
+        job = slow_sweep(learner, runs=1, trees=20)
+        wait_for(lambda: finished(job), timeout=45, what="a job sent after the restarts finishing")
+        assert job.status == Job.Status.SUCCEEDED, job.error
 
 
 def test_no_accepted_job_is_lost_when_the_embedded_redis_restarts(
@@ -65,35 +62,32 @@ def test_no_accepted_job_is_lost_when_the_embedded_redis_restarts(
 ) -> None:
     settings.JOBS_PER_LEARNER = 1000
     (tmp_path / "redis").mkdir()
-    redis = RedisServer(procfile_redis_args(tmp_path), tmp_path / "redis.log")
-    redis.start()
-    worker = Worker(redis.url, tmp_path / "worker.log", concurrency=2).start()
     submissions, restarts = 40, 5
     accepted, refused = [], 0
-    try:
-        with publishing_to(redis.url):
-            for number in range(1, submissions + 1):
-                try:
-                    job = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 100, "seed": number})
-                except JobRefused:
-                    refused += 1
-                    continue
-                if job.status == Job.Status.FAILED:
-                    refused += 1
-                else:
-                    accepted.append(job)
-                # A learner's pace, a little faster than two pool processes finish these jobs, so
-                # that a few wait in the queue each time Redis restarts.
-                time.sleep(0.1)
-                if number % (submissions // restarts) == 0:
-                    redis.restart(down_for=0.5)
-            unfinished = Job.objects.filter(pk__in=[job.pk for job in accepted], status__in=Job.ACTIVE)
-            with contextlib.suppress(AssertionError):
-                wait_for(lambda: not unfinished.exists(), timeout=60, what="every accepted job ending", every=0.5)
-            lost = list(unfinished.values_list("pk", flat=True))
-    finally:
-        worker.stop()
-        redis.stop()
+    with (
+        RedisServer(procfile_redis_args(tmp_path), tmp_path / "redis.log") as redis,
+        Worker(redis.url, tmp_path / "worker.log", concurrency=2),
+        publishing_to(redis.url),
+    ):
+        for number in range(1, submissions + 1):
+            try:
+                job = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 100, "seed": number})
+            except JobRefused:
+                refused += 1
+                continue
+            if job.status == Job.Status.FAILED:
+                refused += 1
+            else:
+                accepted.append(job)
+            # A learner's pace, a little faster than two pool processes finish these jobs, so
+            # that a few wait in the queue each time Redis restarts.
+            time.sleep(0.1)
+            if number % (submissions // restarts) == 0:
+                redis.restart(down_for=0.5)
+        unfinished = Job.objects.filter(pk__in=[job.pk for job in accepted], status__in=Job.ACTIVE)
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: not unfinished.exists(), timeout=60, what="every accepted job ending", every=0.5)
+        lost = list(unfinished.values_list("pk", flat=True))
     print(f"RESULT jobs_lost_over_redis_restarts: {len(lost)} of {len(accepted)} accepted "
           f"({refused} refused, {restarts} restarts during {submissions} submissions)")  # fmt: skip
     assert not lost, f"{len(lost)} of {len(accepted)} accepted jobs never ran"
@@ -105,14 +99,10 @@ def test_no_accepted_job_is_lost_when_the_embedded_redis_restarts(
 def test_a_job_whose_message_redis_lost_is_sent_again_and_duplicates_run_it_once(
     tmp_path: Path, transactional_db: None, learner: object
 ) -> None:
-    redis = RedisServer(NO_PERSISTENCE, tmp_path / "redis.log")
-    redis.start()
-    worker = Worker(redis.url, tmp_path / "worker.log", concurrency=2)
-    try:
-        with publishing_to(redis.url):
-            lost = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 20, "seed": 1})
-            redis.restart()  # before any worker took it, from a Redis that keeps nothing
-            worker.start()
+    with RedisServer(NO_PERSISTENCE, tmp_path / "redis.log") as redis, publishing_to(redis.url):
+        lost = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 20, "seed": 1})
+        redis.restart()  # before any worker took it, from a Redis that keeps nothing
+        with Worker(redis.url, tmp_path / "worker.log", concurrency=2) as worker:
             time.sleep(3)
             assert Job.objects.get(pk=lost.pk).status == Job.Status.QUEUED, "nothing is left to run it"
 
@@ -125,9 +115,6 @@ def test_a_job_whose_message_redis_lost_is_sent_again_and_duplicates_run_it_once
             for _ in range(2):
                 run_job.apply_async(args=[twice.pk])
             wait_for(lambda: worker.output().count("succeeded in") == 4, timeout=30, what="every message handled")
-    finally:
-        worker.stop()
-        redis.stop()
     for job in (lost, twice):
         job.refresh_from_db()
         assert (job.status, job.attempts) == (Job.Status.SUCCEEDED, 1), job.error

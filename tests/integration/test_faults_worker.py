@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -50,88 +51,89 @@ def _celery_main_processes(root: psutil.Process) -> list[psutil.Process]:
     return found
 
 
-def test_make_run_starts_a_killed_worker_again_and_healthz_reports_a_silent_one(
-    tmp_path: Path, transactional_db: None, learner: object, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    redis = RedisServer(NO_PERSISTENCE, tmp_path / "redis.log")
-    redis.start()
-    log = tmp_path / "honcho.log"
-    env = {**os.environ, "REDIS_URL": redis.url, "DATABASE_URL": database_url(), "DEBUG": "1"}
+@contextlib.contextmanager
+def _honcho_worker(redis_url: str, log: Path) -> Iterator[subprocess.Popen]:
+    """The worker exactly as `make run` starts it: honcho running the Procfile's worker line."""
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url(), "DEBUG": "1"}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    # The worker exactly as `make run` starts it: honcho, the Procfile's worker line.
     with log.open("ab") as output:
         honcho = subprocess.Popen(
             [str(BIN / "honcho"), "--no-colour", "-f", str(PROCFILE), "-d", str(ROOT), "start", "worker"],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    client = Client()
-    seen: list[psutil.Process] = []
     try:
-        wait_for(lambda: log.read_text().count(" ready.") == 1, timeout=60, what="the worker starting")
-        with publishing_to(redis.url):
-            wait_for(lambda: client.get("/healthz").json()["workers"] == "ok", timeout=10, what="a heartbeat")
-
-            [main] = _celery_main_processes(psutil.Process(honcho.pid))
-            seen += [main, *main.children()]
-            main.kill()
-            killed = time.monotonic()
-            wait_for(lambda: log.read_text().count(" ready.") == 2 or honcho.poll() is not None, timeout=60,
-                     what="the worker starting again")  # fmt: skip
-            assert honcho.poll() is None, "honcho stopped the site when the worker died:\n" + log.read_text()[-2000:]
-            print(f"RESULT killed_worker_back_after: {time.monotonic() - killed:.1f} s")
-            [main] = _celery_main_processes(psutil.Process(honcho.pid))
-            seen += [main, *main.children()]
-            job = slow_sweep(learner, runs=1, trees=20)
-            wait_for(lambda: finished(job), timeout=45, what="the restarted worker running a job")
-            assert job.status == Job.Status.SUCCEEDED, job.error
-
-            honcho.send_signal(signal.SIGTERM)
-            honcho.wait(timeout=20)
-            assert not [process.pid for process in seen if process.is_running()], "a worker outlived honcho"
-            monkeypatch.setattr(broker, "WORKER_SILENT_AFTER", 1)
-            time.sleep(1.5)
-            response = client.get("/healthz")
-            assert response.status_code == 200, "a missing worker is reported, not counted against the site's health"
-            assert response.json()["workers"].startswith("error: no worker heard from for ")
+        yield honcho
     finally:
-        # honcho starts each process in a session of its own, so what it leaves behind is ended one by one.
+        # honcho starts each process in a session of its own, so whatever it leaves is ended one by one.
         if honcho.poll() is None:
-            seen += psutil.Process(honcho.pid).children(recursive=True)
+            left = psutil.Process(honcho.pid).children(recursive=True)
             honcho.kill()
             honcho.wait(timeout=10)
-        for process in seen:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-        redis.stop()
+            for process in left:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+
+
+def test_make_run_starts_a_killed_worker_again_and_healthz_reports_a_silent_one(
+    tmp_path: Path, transactional_db: None, learner: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "honcho.log"
+    client = Client()
+    with (
+        RedisServer(NO_PERSISTENCE, tmp_path / "redis.log") as redis,
+        _honcho_worker(redis.url, log) as honcho,
+        publishing_to(redis.url),
+    ):
+        wait_for(lambda: log.read_text().count(" ready.") == 1, timeout=60, what="the worker starting")
+        wait_for(lambda: client.get("/healthz").json()["workers"] == "ok", timeout=10, what="a heartbeat")
+
+        [main] = _celery_main_processes(psutil.Process(honcho.pid))
+        generations = [main]
+        main.kill()
+        killed = time.monotonic()
+        wait_for(lambda: log.read_text().count(" ready.") == 2 or honcho.poll() is not None, timeout=60,
+                 what="the worker starting again")  # fmt: skip
+        assert honcho.poll() is None, "honcho stopped the site when the worker died:\n" + log.read_text()[-2000:]
+        print(f"RESULT killed_worker_back_after: {time.monotonic() - killed:.1f} s")
+        generations += _celery_main_processes(psutil.Process(honcho.pid))
+        job = slow_sweep(learner, runs=1, trees=20)
+        wait_for(lambda: finished(job), timeout=45, what="the restarted worker running a job")
+        assert job.status == Job.Status.SUCCEEDED, job.error
+
+        honcho.send_signal(signal.SIGTERM)
+        honcho.wait(timeout=20)
+        assert not [process.pid for process in generations if process.is_running()], "a worker outlived honcho"
+        monkeypatch.setattr(broker, "WORKER_SILENT_AFTER", 1)
+        time.sleep(1.5)
+        response = client.get("/healthz")
+        # A missing worker is reported, not counted against the site's health.
+        assert response.status_code == 200
+        assert response.json()["workers"].startswith("error: no worker heard from for ")
 
 
 def test_a_job_whose_worker_main_process_is_killed_is_handed_to_another_worker(
     tmp_path: Path, transactional_db: None, learner: object
 ) -> None:
-    redis = RedisServer(NO_PERSISTENCE, tmp_path / "redis.log")
-    redis.start()
     # Short limits, so that the message is handed out again after seconds rather than minutes.
     limits = {"JOB_SOFT_TIME_LIMIT": "5", "JOB_HARD_TIME_LIMIT": "6"}
-    first = Worker(redis.url, tmp_path / "first.log", env=limits).start()
-    second = Worker(redis.url, tmp_path / "second.log", env=limits)
-    try:
-        with publishing_to(redis.url):
-            job = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 200, "seed": 0})
-            wait_for(lambda: running(job), timeout=30, what="the first worker claiming the job", every=0.002)
-            first.kill()
-            killed = time.monotonic()
-            assert running(job), "the job ended before the kill; it is too short"
-            second.start()
-            wait_for(lambda: Job.objects.filter(pk=job.pk, attempts=2).exists(), timeout=40,
-                     what="the job handed to the second worker", every=0.1)  # fmt: skip
-            redelivered = time.monotonic() - killed
-            wait_for(lambda: finished(job), timeout=30, what="the handed-on job ending")
-            succeeded = time.monotonic() - killed
-            print(f"RESULT main_process_kill_to_redelivery: {redelivered:.1f} s (to success: {succeeded:.1f} s)")
-    finally:
-        for worker in (first, second):
-            worker.stop()
-        redis.stop()
+    with (
+        RedisServer(NO_PERSISTENCE, tmp_path / "redis.log") as redis,
+        publishing_to(redis.url),
+        Worker(redis.url, tmp_path / "first.log", env=limits) as first,
+        contextlib.ExitStack() as later,
+    ):
+        job = job_create(owner=learner, kind=FIRST_MODEL, params={"epochs": 200, "seed": 0})
+        wait_for(lambda: running(job), timeout=30, what="the first worker claiming the job", every=0.002)
+        first.kill()
+        killed = time.monotonic()
+        assert running(job), "the job ended before the kill; it is too short"
+        later.enter_context(Worker(redis.url, tmp_path / "second.log", env=limits))
+        wait_for(lambda: Job.objects.filter(pk=job.pk, attempts=2).exists(), timeout=40,
+                 what="the job handed to the second worker", every=0.1)  # fmt: skip
+        redelivered = time.monotonic() - killed
+        wait_for(lambda: finished(job), timeout=30, what="the handed-on job ending")
+        succeeded = time.monotonic() - killed
+        print(f"RESULT main_process_kill_to_redelivery: {redelivered:.1f} s (to success: {succeeded:.1f} s)")
     assert (job.status, job.attempts) == (Job.Status.SUCCEEDED, 2), job.error
     assert len(job.result["epochs"]) == 200
     assert redelivered < 30
@@ -141,16 +143,13 @@ def test_the_workers_time_limit_stops_a_job_whatever_the_sender_has(
     tmp_path: Path, transactional_db: None, learner: object, settings: object
 ) -> None:
     assert settings.JOB_SOFT_TIME_LIMIT >= 60, "the sending process needs a large limit for this test to mean anything"
-    redis = RedisServer(NO_PERSISTENCE, tmp_path / "redis.log")
-    redis.start()
-    worker = Worker(redis.url, tmp_path / "worker.log", env={"JOB_SOFT_TIME_LIMIT": "2"}).start()
-    try:
-        with publishing_to(redis.url):
-            job = slow_sweep(learner, runs=8)
-            wait_for(lambda: finished(job), timeout=45, what="the sweep ending")
-    finally:
-        worker.stop()
-        redis.stop()
+    with (
+        RedisServer(NO_PERSISTENCE, tmp_path / "redis.log") as redis,
+        Worker(redis.url, tmp_path / "worker.log", env={"JOB_SOFT_TIME_LIMIT": "2"}),
+        publishing_to(redis.url),
+    ):
+        job = slow_sweep(learner, runs=8)
+        wait_for(lambda: finished(job), timeout=45, what="the sweep ending")
     reason = "The job took longer than its 2-second limit and was stopped."
     assert (job.status, job.error) == (Job.Status.FAILED, reason), "the sender's limit applied, not the worker's"
     runs = list(Run.objects.filter(job=job).order_by("pk"))
