@@ -1,4 +1,9 @@
-"""A job stopped by its soft time limit ends, with every run it was training, in words a learner can read."""
+"""Time limits: read from the worker's environment, and a job stopped by one ends, with its runs, in words."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
@@ -8,9 +13,10 @@ from sandbox.ml import training
 from sandbox.models import Job, Run
 from sandbox.tracking import services as tracking
 
-pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.django_db
 def test_a_sweep_stopped_by_the_soft_limit_fails_its_runs_with_the_reason(
     learner: object,
     settings: object,
@@ -49,3 +55,35 @@ def test_a_sweep_stopped_by_the_soft_limit_fails_its_runs_with_the_reason(
     assert (job.status, job.error) == (Job.Status.FAILED, reason)
     statuses = [(run.status, run.error) for run in Run.objects.filter(job=job).order_by("pk")]
     assert statuses == [(Run.Status.SUCCEEDED, ""), (Run.Status.FAILED, reason), (Run.Status.FAILED, reason)]
+
+
+def _limits_read_with(**env: str) -> subprocess.CompletedProcess:
+    """What a fresh process (a worker, say) makes of the JOB_* variables: its Celery limits and visibility timeout."""
+    code = (
+        "from mlopslab.celery import app; c = app.conf; "
+        "print(c.task_soft_time_limit, c.task_time_limit, c.broker_transport_options['visibility_timeout'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("JOB_")}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "figures"),
+    [
+        ({}, "120 150 187"),
+        ({"JOB_SOFT_TIME_LIMIT": "10"}, "10 40 50"),
+        ({"JOB_SOFT_TIME_LIMIT": "2", "JOB_HARD_TIME_LIMIT": "4"}, "2 4 9"),
+    ],
+)
+def test_the_limits_and_the_redelivery_come_from_the_environment(env: dict, figures: str) -> None:
+    result = _limits_read_with(**env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == figures.split()
+
+
+def test_a_hard_limit_not_above_the_soft_one_is_refused() -> None:
+    result = _limits_read_with(JOB_SOFT_TIME_LIMIT="60", JOB_HARD_TIME_LIMIT="60")
+    assert result.returncode != 0
+    assert "JOB_HARD_TIME_LIMIT=60 is below the minimum of 61" in result.stderr
