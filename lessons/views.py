@@ -3,8 +3,9 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -144,11 +145,13 @@ def faq(request: HttpRequest) -> HttpResponse:
 
 
 def _safe_next(request: HttpRequest) -> str | None:
+    """A path on this site to go on to; anything else (another host, or "0", which `redirect` would take for a
+    view name) is ignored."""
     target = request.POST.get("next", "")
     allowed = url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return target if target and allowed else None
+    return target if target.startswith("/") and allowed else None
 
 
 @login_required
@@ -160,5 +163,5 @@ def profile(request: HttpRequest) -> HttpResponse:
         services.profile_free_roam_set(user=request.user, on=on)
         state = "on: every stage is open to explore" if on else "off: stages open as you complete them"
         messages.success(request, f"Free roam is {state}.")
-        return redirect(_safe_next(request) or "lessons:profile")
+        return HttpResponseRedirect(_safe_next(request) or reverse("lessons:profile"))
     return render(request, "lessons/profile.html", {"learner": selectors.learner_profile(user=request.user)})
