@@ -10,22 +10,15 @@ from pathlib import Path
 import pytest
 from django import forms
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import get_resolver
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from lessons import attempts
-from lessons.models import Node, Question
-from sandbox.datasets import services as dataset_services
-from sandbox.jobs.runners import FIRST_MODEL
 from sandbox.ml import training
-from sandbox.models import Experiment, Job, Run
+from tests.unit.conftest import SiteUrl
 
 ROOT = Path(__file__).resolve().parents[2]
 READ = re.compile(r"\b(?:GET|POST|get|data)\.(?:get|getlist)\(\s*\"([a-z_]+)\"")
-# Logging out would leave the rest of an example anonymous; the admin is Django's own; the health
-# pages take no input and answer 503 by contract while Redis is down, as it is here.
-SKIPPED = {"logout", "healthz", "status"}
 HOSTILE = st.one_of(
     st.text(max_size=40),
     st.sampled_from(
@@ -68,52 +61,6 @@ def test_the_parameter_discovery_finds_the_ones_we_know() -> None:
     assert {"epochs", "seed", "rows", "target", "key", "note", "param_C", "sweep_max_depth", "password1"} <= set(FIELDS)
 
 
-def _patterns(resolver: URLResolver, namespace: str = "") -> list[tuple[str, URLPattern]]:
-    found = []
-    for entry in resolver.url_patterns:
-        if isinstance(entry, URLResolver):
-            if entry.app_name == "admin":
-                continue
-            found += _patterns(entry, f"{entry.namespace}:" if entry.namespace else namespace)
-        elif entry.name and entry.name not in SKIPPED:
-            found.append((namespace + entry.name, entry))
-    return found
-
-
-@pytest.fixture
-def every_url(learner: object, course: object, settings: object, tmp_path: object) -> list[str]:
-    """Every named URL of the site, reversed with ids of the learner's own objects."""
-    settings.MEDIA_ROOT = tmp_path
-    node = Node.objects.get(slug="first")
-    attempt = attempts.attempt_start_node(user=learner, node=node)
-    dataset = dataset_services.dataset_create_churn(
-        owner=learner, name="c", settings={"rows": 200, "noise": 0.1, "churn_rate": 0.3, "missing_rate": 0, "seed": 1}
-    )
-    experiment = Experiment.objects.create(owner=learner, name="e", dataset=dataset)
-    run = Run.objects.create(
-        experiment=experiment, owner=learner, dataset_version=dataset.versions.get(), name="r",
-        algorithm="logistic_regression", params={"C": 1.0, "max_iter": 200}, seed=1, status=Run.Status.SUCCEEDED,
-        preparation=training.Preparation().as_dict(), metrics={"val_f1": 0.8},
-        split={"test_size": 0.2, "validation_size": 0.2, "cv_folds": 0},
-    )  # fmt: skip
-    job = Job.objects.create(owner=learner, kind=FIRST_MODEL)
-    values = {
-        "node_slug": node.slug, "lesson_slug": "intro", "attempt_id": attempt.pk,
-        "question_id": Question.objects.get(qid="first-single").pk, "job_id": job.pk, "dataset_id": dataset.pk,
-        "number": 1, "experiment_id": experiment.pk, "run_id": run.pk,
-    }  # fmt: skip
-    urls = []
-    for name, pattern in _patterns(get_resolver()):
-        wanted = list(pattern.pattern.converters)
-        if name == "sandbox:dataset_create":
-            urls += [reverse(name, args=[source]) for source in ("builtin", "churn", "upload")]
-        elif name == "sandbox:run_action":
-            urls += [reverse(name, args=[run.pk, action]) for action in ("tag", "note", "reveal", "replay")]
-        else:
-            urls.append(reverse(name, kwargs={key: values[key] for key in wanted}))
-    return urls
-
-
 @pytest.mark.django_db
 @settings(
     max_examples=20,
@@ -125,10 +72,10 @@ def every_url(learner: object, course: object, settings: object, tmp_path: objec
 @given(data=st.dictionaries(st.sampled_from(FIELDS), st.lists(HOSTILE, min_size=1, max_size=3), max_size=6),
        htmx=st.booleans())  # fmt: skip
 def test_hostile_values_in_every_field_of_every_page_are_never_a_server_error(
-    learner_client: Client, every_url: list[str], closed_redis_url: str, data: dict, htmx: bool
+    learner_client: Client, site_urls: list[SiteUrl], closed_redis_url: str, data: dict, htmx: bool
 ) -> None:
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
-    for url in every_url:
+    for url in (site_url.path for site_url in site_urls):
         for method in (learner_client.get, learner_client.post):
             response = method(url, data, **headers)
             assert response.status_code < 500, (method.__name__, url, data, response.status_code)
