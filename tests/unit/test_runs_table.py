@@ -322,9 +322,12 @@ def test_the_experiments_list_is_cards_that_link(learner_client: Client, mixed: 
 
 
 def _parcoords(page: str) -> dict:
-    start = re.search(r'Plotly\.newPlot\(\s*"[^"]+",\s*', page)
-    data, _ = json.JSONDecoder().raw_decode(page, start.end())
-    return next(trace for trace in data if trace["type"] == "parcoords")
+    """The parallel-coordinates trace from the figures' JSON data blocks on the page."""
+    for block in re.findall(r'<script type="application/json" id="figure-[^"]+">(.*?)</script>', page, re.S):
+        for trace in json.loads(block)["data"]:
+            if trace["type"] == "parcoords":
+                return trace
+    raise AssertionError("the page has no parallel-coordinates chart")
 
 
 def test_parallel_coordinates_of_two_algorithms_have_no_none_axes(learner_client: Client, mixed: Experiment) -> None:
