@@ -189,8 +189,9 @@ def publishing_to(url: str) -> Iterator[None]:
     previous = (app.conf.broker_url, app.conf.result_backend, app._backend_cache, getattr(app._local, "backend", None))
 
     def repoint(broker: str, backend: str, cached: object = None, local: object = None) -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # app.pool is kombu's process-wide pool for the broker URL, shared by every user of that URL:
+        # closing it would leave the next test's publisher a closed pool ("Acquire on closed pool").
+        # Forgetting it is enough; kombu hands out the URL's pool again when it is next asked.
         app._pool = None
         app.amqp._producer_pool = None
         app.conf.broker_url, app.conf.result_backend = broker, backend
