@@ -6,6 +6,8 @@ lesson. Each request goes through Django's full middleware and template stack vi
 the test client, in this process; no network is involved.
 
     .venv/bin/python benchmarks/pages.py [--requests 300]
+
+Each figure is printed as one line, `RESULT <name>: <value> <unit>`.
 """
 
 import argparse

@@ -5,6 +5,8 @@ the next hundred, as MLflow's UI pages its runs). Measured through Django's full
 with the test client, in this process, on a throw-away SQLite database (or DATABASE_URL).
 
     .venv/bin/python benchmarks/runs_table.py [--runs 1000] [--requests 100]
+
+Each figure is printed as one line, `RESULT <name>: <value> <unit>`.
 """
 
 import argparse

@@ -12,6 +12,8 @@ what is above the floor is the job path's own cost (the job row, the Redis check
 progress writes, the polling).
 
     .venv/bin/python benchmarks/training_overhead.py [--runs 20]
+
+Each figure is printed as one line, `RESULT <name>: <value> <unit>`.
 """
 
 import argparse
@@ -64,7 +66,7 @@ def main() -> None:
     python_path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH", "")]))
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "-A", "mlopslab", "worker", "--pool", "prefork",
-         "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "-I", "celery_noop"],
+         "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "-I", "_celery_noop"],
         cwd=ROOT, env={**os.environ, "DATA_DIR": str(data_dir), "REDIS_URL": url, "PYTHONPATH": python_path},
     )  # fmt: skip
     try:
@@ -78,8 +80,8 @@ def main() -> None:
 
 def measure(count: int) -> None:
     import joblib
+    from _celery_noop import noop
     from _setup import report
-    from celery_noop import noop
     from django.contrib.auth.models import User
 
     from sandbox.datasets.selectors import version_frame
