@@ -4,10 +4,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons import attempts, charts, selectors
+from lessons import attempts, selectors
 from lessons.models import Node
 from lessons.quiz_views import owned_attempt
 from lessons.views import answers_locked
+from mlopslab.lazy import lazy_module
+
+# plotly loads with the first chart this process draws.
+charts = lazy_module("lessons.charts")
 
 
 @login_required

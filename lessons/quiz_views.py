@@ -4,10 +4,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons import attempts, charts, grading, question_kinds, selectors
+from lessons import attempts, grading, question_kinds, selectors
 from lessons.models import Question, QuizAttempt
 from lessons.views import answers_locked, open_node
+from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
+
+# plotly loads with the first chart this process draws.
+charts = lazy_module("lessons.charts")
 
 
 def owned_attempt(request: HttpRequest, attempt_id: int) -> QuizAttempt:

@@ -1,12 +1,12 @@
 from django import forms
 
-from sandbox.ml import datasets as ml_datasets
+from sandbox.ml import catalog
 
 
 class BuiltinDatasetForm(forms.Form):
     builtin = forms.ChoiceField(
         label="Dataset",
-        choices=[(k, f"{k.replace('_', ' ')} ({v[1]}): {v[2]}") for k, v in ml_datasets.BUILTIN.items()],
+        choices=[(k, f"{k.replace('_', ' ')} ({v[1]}): {v[2]}") for k, v in catalog.BUILTIN.items()],
     )
 
 
@@ -33,7 +33,7 @@ class UploadForm(forms.Form):
 
     def clean_file(self) -> bytes:
         upload = self.cleaned_data["file"]
-        if upload.size > ml_datasets.MAX_UPLOAD_BYTES:
+        if upload.size > catalog.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(f"The file is {upload.size / 1e6:.1f} MB; the limit is 10 MB.")
         return upload.read()
 

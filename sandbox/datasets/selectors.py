@@ -1,13 +1,19 @@
 """Reads of datasets and their versions, always scoped to their owner."""
 
-import pandas as pd
+from __future__ import annotations
+
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
+from mlopslab.lazy import lazy_module
 from sandbox.datasets.models import Dataset, DatasetVersion
-from sandbox.ml import datasets as ml
+from sandbox.ml import catalog
+
+# pandas loads with the first dataset this process reads.
+pd = lazy_module("pandas")
+ml = lazy_module("sandbox.ml.datasets")
 
 
 def dataset_get_owned(*, owner: User, dataset_id: int) -> Dataset:
@@ -38,5 +44,5 @@ def version_profile(*, version: DatasetVersion) -> tuple[pd.DataFrame, list[ml.C
     """The frame, per-column statistics and, for a classification set, the target's class balance."""
     dataset = version.dataset
     frame = version_frame(version)
-    balance = ml.class_balance(frame, dataset.target) if dataset.task == ml.CLASSIFICATION else []
+    balance = ml.class_balance(frame, dataset.target) if dataset.task == catalog.CLASSIFICATION else []
     return frame, ml.profile(frame), balance

@@ -1,17 +1,23 @@
 """Use cases for datasets and their content-addressed versions."""
 
+from __future__ import annotations
+
 import io
 
-import pandas as pd
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from lessons.attempts import progress_refresh
+from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
 from sandbox.datasets.models import Dataset, DatasetVersion
-from sandbox.ml import datasets as ml
+from sandbox.ml import catalog
+
+# pandas loads with the first dataset this process reads or writes.
+pd = lazy_module("pandas")
+ml = lazy_module("sandbox.ml.datasets")
 
 
 class DatasetRefused(Refused):
@@ -59,12 +65,12 @@ def version_add(*, dataset: Dataset, frame: pd.DataFrame, settings: dict | None 
 
 
 def dataset_create_builtin(*, owner: User, name: str) -> Dataset:
-    if name not in ml.BUILTIN:
+    if name not in catalog.BUILTIN:
         raise DatasetRefused(f"There is no built-in dataset called {name!r}.")
     with transaction.atomic():
         dataset = Dataset.objects.create(
             owner=owner, name=name.replace("_", " "), source=Dataset.Source.BUILTIN, builtin=name,
-            task=ml.BUILTIN[name][1], target=ml.TARGET,
+            task=catalog.BUILTIN[name][1], target=catalog.TARGET,
         )  # fmt: skip
         version_add(dataset=dataset, frame=ml.load_builtin(name))
     return dataset
@@ -73,7 +79,7 @@ def dataset_create_builtin(*, owner: User, name: str) -> Dataset:
 def dataset_create_churn(*, owner: User, name: str, settings: dict) -> Dataset:
     with transaction.atomic():
         dataset = Dataset.objects.create(
-            owner=owner, name=name, source=Dataset.Source.CHURN, task=ml.CLASSIFICATION, target="churned"
+            owner=owner, name=name, source=Dataset.Source.CHURN, task=catalog.CLASSIFICATION, target="churned"
         )
         version_add(dataset=dataset, frame=ml.make_churn(**settings), settings=settings)
     return dataset
@@ -94,8 +100,8 @@ def churn_version_add(*, dataset: Dataset, settings: dict) -> tuple[DatasetVersi
 def _task_for(frame: pd.DataFrame, target: str) -> str:
     column = frame[target]
     if pd.api.types.is_numeric_dtype(column) and column.nunique() > 20:
-        return ml.REGRESSION
-    return ml.CLASSIFICATION
+        return catalog.REGRESSION
+    return catalog.CLASSIFICATION
 
 
 def dataset_create_upload(*, owner: User, name: str, raw: bytes, target: str) -> Dataset:

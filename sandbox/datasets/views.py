@@ -6,16 +6,19 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from mlopslab.lazy import lazy_module
 from mlopslab.limits import accepts_body
 from mlopslab.refusals import Refused, refusal_to_form
-from sandbox import charts
 from sandbox.datasets import selectors, services
 from sandbox.datasets.forms import BuiltinDatasetForm, ChurnForm, NewChurnDatasetForm, NewUploadDatasetForm, UploadForm
 from sandbox.datasets.models import Dataset
-from sandbox.ml import datasets as ml_datasets
+from sandbox.ml.catalog import MAX_UPLOAD_BYTES
+
+# plotly loads with the first chart this process draws.
+charts = lazy_module("sandbox.charts")
 
 # Room for the form fields around the largest allowed file.
-MAX_REQUEST_BYTES = ml_datasets.MAX_UPLOAD_BYTES + 64 * 1024
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 TOO_LARGE = "The upload is larger than 10 MB; nothing was saved."
 CREATE_FORMS = {"builtin": BuiltinDatasetForm, "churn": NewChurnDatasetForm, "upload": NewUploadDatasetForm}
 

@@ -1,6 +1,6 @@
 from django import forms
 
-from sandbox.ml.first_model import MAX_EPOCHS
+from sandbox.ml.catalog import MAX_EPOCHS
 
 
 class FirstModelForm(forms.Form):

@@ -5,12 +5,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, reswap, retarget
 
+from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused, refusal_to_form
-from sandbox.charts import learning_curve_html
 from sandbox.jobs import selectors, services
 from sandbox.jobs.forms import FirstModelForm
 from sandbox.jobs.models import Job
 from sandbox.jobs.runners import FIRST_MODEL
+
+charts = lazy_module("sandbox.charts")
 
 
 @login_required
@@ -49,7 +51,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     detailed = request.GET.get("detail") == "1" or not request.htmx
     context = {"job": job, "detailed": detailed}
     if detailed and job.status == Job.Status.SUCCEEDED and job.kind == FIRST_MODEL:
-        context["chart"] = learning_curve_html(job.result["epochs"])
+        context["chart"] = charts.learning_curve_html(job.result["epochs"])
     if not request.htmx:
         return render(request, "sandbox/jobs/job_detail.html", context)
     response = render(request, "sandbox/jobs/partials/job_progress.html", context)

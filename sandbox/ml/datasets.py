@@ -11,25 +11,16 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets as sk_datasets
 
-CLASSIFICATION = "classification"
-REGRESSION = "regression"
-
-BUILTIN = {
-    "iris": (sk_datasets.load_iris, CLASSIFICATION, "150 iris flowers, 4 measurements, 3 species."),
-    "wine": (sk_datasets.load_wine, CLASSIFICATION, "178 wines, 13 chemical measurements, 3 cultivars."),
-    "breast_cancer": (
-        sk_datasets.load_breast_cancer,
-        CLASSIFICATION,
-        "569 tumours, 30 measurements, malignant or benign.",
-    ),
-    "digits": (sk_datasets.load_digits, CLASSIFICATION, "1,797 8×8 images of handwritten digits, 10 classes."),
-    "diabetes": (sk_datasets.load_diabetes, REGRESSION, "442 patients, 10 baseline variables, disease progression."),
-}
-TARGET = "target"
-
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_ROWS = 200_000
-MAX_COLUMNS = 200
+# Re-exported: callers that compute with datasets read the catalog through this module.
+from sandbox.ml.catalog import (  # noqa: F401
+    BUILTIN,
+    CLASSIFICATION,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    MAX_UPLOAD_BYTES,
+    REGRESSION,
+    TARGET,
+)
 
 
 class CsvProblem(ValueError):
@@ -38,7 +29,7 @@ class CsvProblem(ValueError):
 
 def load_builtin(name: str) -> pd.DataFrame:
     """A built-in scikit-learn set as one frame whose last column is `target`. Nothing is downloaded."""
-    loader = BUILTIN[name][0]
+    loader = getattr(sk_datasets, BUILTIN[name][0])
     bunch = loader(as_frame=True)
     frame = bunch.frame.copy()
     if "target" not in frame.columns:

@@ -14,9 +14,9 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-ProgressCallback = Callable[[int, str], None]
+from sandbox.ml.catalog import MAX_EPOCHS
 
-MAX_EPOCHS = 200
+ProgressCallback = Callable[[int, str], None]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 from django import forms
 
+from mlopslab.lazy import lazy_module
 from sandbox.datasets.models import Dataset
-from sandbox.ml import training
 from sandbox.tracking.models import Experiment
 from sandbox.tracking.services import RunConfig
+
+training = lazy_module("sandbox.ml.training")
 
 
 class ExperimentForm(forms.Form):
@@ -21,7 +23,7 @@ class RunForm(forms.Form):
 
     algorithm = forms.ChoiceField()
     version = forms.ModelChoiceField(queryset=None, label="Data version", empty_label=None)
-    impute = forms.ChoiceField(choices=[(v, v.replace("_", " ")) for v in training.IMPUTE], initial="median")
+    impute = forms.ChoiceField(choices=lambda: [(v, v.replace("_", " ")) for v in training.IMPUTE], initial="median")
     scale = forms.BooleanField(required=False, initial=True, label="Scale numeric columns")
     one_hot = forms.BooleanField(required=False, initial=True, label="One-hot encode text columns")
     test_size = forms.FloatField(min_value=0.1, max_value=0.4, initial=0.2, label="Test share")

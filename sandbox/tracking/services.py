@@ -1,15 +1,14 @@
 """Use cases of experiment tracking: runs, sweeps, replays, tags, comparisons, and the training itself."""
 
+from __future__ import annotations
+
 import io
 import itertools
 import math
 import platform
 from dataclasses import dataclass
+from importlib.metadata import version
 
-import joblib
-import numpy
-import pandas
-import sklearn
 from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
@@ -18,14 +17,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from lessons.attempts import progress_refresh
+from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
 from mlopslab.version import code_version
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.datasets.selectors import version_frame
 from sandbox.jobs.services import job_create
-from sandbox.ml import training
 from sandbox.tracking.models import Experiment, Run
 from sandbox.tracking.selectors import MAX_COMPARE, runs_for_comparison
+
+# scikit-learn loads with the first run this process checks or trains.
+training = lazy_module("sandbox.ml.training")
+joblib = lazy_module("joblib")
 
 MAX_SWEEP = 12
 # The kinds of job this capability registers runners for (sandbox.tracking.runners).
@@ -210,9 +213,9 @@ def runs_fail_with_job(job_id: int, error: str) -> None:
 def environment() -> dict[str, str]:
     return {
         "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "pandas": pandas.__version__,
-        "numpy": numpy.__version__,
+        "scikit-learn": version("scikit-learn"),
+        "pandas": version("pandas"),
+        "numpy": version("numpy"),
         "code": code_version(),
     }
 

@@ -13,12 +13,15 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
+from mlopslab.lazy import lazy_module
 from mlopslab.numbers import whole_number
 from mlopslab.refusals import Refused, refusal_to_form
-from sandbox import charts
 from sandbox.tracking import selectors, services
 from sandbox.tracking.forms import ExperimentForm, NoteForm, RunForm, SweepForm, TagForm
 from sandbox.tracking.models import Experiment, Run
+
+# plotly loads with the first chart this process draws.
+charts = lazy_module("sandbox.charts")
 
 PAGE = 100
 # "Show more" adds a page at a time; past this a learner is better served by the filter.
