@@ -18,12 +18,10 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
-    f1_score,
     log_loss,
     mean_absolute_error,
-    precision_score,
+    precision_recall_fscore_support,
     r2_score,
-    recall_score,
     roc_auc_score,
     roc_curve,
     root_mean_squared_error,
@@ -291,32 +289,43 @@ class TrainResult:
     rows: dict[str, int]
 
 
-def _classification_metrics(model: Pipeline, x: pd.DataFrame, y: pd.Series) -> tuple[dict, np.ndarray | None]:
-    predicted = model.predict(x)
-    binary = y.nunique() <= 2 and len(model.classes_) == 2
+def _classification_metrics(
+    y: pd.Series, predicted: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> dict[str, float]:
+    """Every classification metric of one split, from its predictions and probabilities (computed once)."""
+    binary = y.nunique() <= 2 and len(classes) == 2
     average = "binary" if binary else "macro"
+    truth = y.to_numpy()
+    # One pass gives precision, recall and F1 alike (what precision_score, recall_score and f1_score each compute).
+    precision, recall, f1, _ = precision_recall_fscore_support(truth, predicted, average=average, zero_division=0)
     metrics = {
-        "accuracy": accuracy_score(y, predicted),
-        "precision": precision_score(y, predicted, average=average, zero_division=0),
-        "recall": recall_score(y, predicted, average=average, zero_division=0),
-        "f1": f1_score(y, predicted, average=average, zero_division=0),
+        "accuracy": accuracy_score(truth, predicted),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "log_loss": log_loss(truth, probabilities, labels=classes),
     }
-    probabilities = model.predict_proba(x)
-    metrics["log_loss"] = log_loss(y, probabilities, labels=model.classes_)
     if binary:
-        metrics["roc_auc"] = roc_auc_score(y, probabilities[:, 1])
-    elif y.nunique() == len(model.classes_):
-        metrics["roc_auc"] = roc_auc_score(y, probabilities, multi_class="ovr", labels=model.classes_)
-    return metrics, probabilities
+        metrics["roc_auc"] = roc_auc_score(truth, probabilities[:, 1])
+    elif y.nunique() == len(classes):
+        metrics["roc_auc"] = roc_auc_score(truth, probabilities, multi_class="ovr", labels=classes)
+    return metrics
 
 
-def _regression_metrics(model: Pipeline, x: pd.DataFrame, y: pd.Series) -> dict:
-    predicted = model.predict(x)
+def _regression_metrics(y: pd.Series, predicted: np.ndarray) -> dict[str, float]:
+    truth = y.to_numpy()
     return {
-        "rmse": root_mean_squared_error(y, predicted),
-        "mae": mean_absolute_error(y, predicted),
-        "r2": r2_score(y, predicted),
+        "rmse": root_mean_squared_error(truth, predicted),
+        "mae": mean_absolute_error(truth, predicted),
+        "r2": r2_score(truth, predicted),
     }
+
+
+def _predictions(pipeline: Pipeline, x: pd.DataFrame, *, probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's predictions for one split (and its probabilities): the preparation runs once for both."""
+    prepared = pipeline[:-1].transform(x)
+    model = pipeline[-1]
+    return model.predict(prepared), model.predict_proba(prepared) if probabilities else None
 
 
 def _importances(model: Pipeline) -> list[tuple[str, float]]:
@@ -381,20 +390,22 @@ def train(
     pipeline.fit(x_train, y_train)
     on_progress(75, "Evaluating on the validation split")
     charts: dict = {"importances": _importances(pipeline)}
-    if task == CLASSIFICATION:
-        val_metrics, probabilities = _classification_metrics(pipeline, x_val, y_val)
-        test_metrics, _ = _classification_metrics(pipeline, x_test, y_test)
-        labels_order = list(pipeline.classes_)
+    classification = task == CLASSIFICATION
+    val_predicted, val_probabilities = _predictions(pipeline, x_val, probabilities=classification)
+    test_predicted, test_probabilities = _predictions(pipeline, x_test, probabilities=classification)
+    if classification:
+        labels_order = pipeline.classes_
+        val_metrics = _classification_metrics(y_val, val_predicted, val_probabilities, labels_order)
+        test_metrics = _classification_metrics(y_test, test_predicted, test_probabilities, labels_order)
         charts["labels"] = [str(label) for label in labels_order]
-        charts["confusion"] = confusion_matrix(y_val, pipeline.predict(x_val), labels=labels_order).tolist()
+        charts["confusion"] = confusion_matrix(y_val.to_numpy(), val_predicted, labels=labels_order).tolist()
         if len(labels_order) == 2:
-            fpr, tpr, _ = roc_curve(y_val, probabilities[:, 1], pos_label=labels_order[1])
+            fpr, tpr, _ = roc_curve(y_val.to_numpy(), val_probabilities[:, 1], pos_label=labels_order[1])
             charts["roc"] = {"fpr": [float(v) for v in fpr], "tpr": [float(v) for v in tpr]}
     else:
-        val_metrics = _regression_metrics(pipeline, x_val, y_val)
-        test_metrics = _regression_metrics(pipeline, x_test, y_test)
-        predicted = pipeline.predict(x_val)
-        charts["residuals"] = {"actual": [float(v) for v in y_val], "predicted": [float(v) for v in predicted]}
+        val_metrics = _regression_metrics(y_val, val_predicted)
+        test_metrics = _regression_metrics(y_test, test_predicted)
+        charts["residuals"] = {"actual": [float(v) for v in y_val], "predicted": [float(v) for v in val_predicted]}
     metrics.update({f"val_{k}": float(v) for k, v in val_metrics.items()})
     on_progress(90, "Scoring the sealed test split")
     return TrainResult(
