@@ -16,6 +16,7 @@ def django_ready() -> Path:
     """Point DATA_DIR at a fresh folder (so a SQLite benchmark never touches var/), migrate, and return it."""
     sys.path.insert(0, str(ROOT))
     data_dir = Path(os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="mlopslab-bench-")))
+    data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlopslab.settings")
     os.environ["DEBUG"] = "1"  # development static storage; SQL is only logged under runserver
     import django
