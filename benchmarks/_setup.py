@@ -32,7 +32,7 @@ def django_ready() -> Path:
     return data_dir
 
 
-def report(name: str, value: float, unit: str) -> None:
+def report(name: str, value: float, unit: str, *, digits: int = 1) -> None:
     """Print one figure as a RESULT line; the name must not contain a colon, which ends it."""
     assert ":" not in name, name
-    print(f"RESULT {name}: {value:.1f} {unit}")
+    print(f"RESULT {name}: {value:.{digits}f} {unit}")
