@@ -13,6 +13,9 @@ import yaml
 
 from lessons.question_kinds import KINDS
 
+# libyaml's parser when PyYAML was built with it: the same YAML and the same marks, parsed in C.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CHALLENGE_KEY = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 LESSON_STATUSES = ("draft", "published")
@@ -123,39 +126,46 @@ class _Reader:
     def problem(self, path: Path | str, line: int, message: str) -> None:
         self.problems.append(Problem(path if isinstance(path, str) else self.rel(path), line, message))
 
-    def load_yaml(self, path: Path, text: str, first_line: int = 1) -> tuple[object, dict]:
-        """Parse YAML, returning the data and, for a mapping, the line of each top-level key."""
+    def load_yaml(self, path: Path, text: str, first_line: int = 1) -> tuple[object, dict, yaml.Node | None]:
+        """Parse YAML once, returning the data, for a mapping the line of each top-level key, and the node tree."""
+        loader = YAML_LOADER(text)
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            line = first_line + (mark.line if mark else 0)
+            # An error at the end of the text (an unclosed bracket or quote) is marked on the line after the
+            # last, and libyaml does so even without a final line break: name the last line either way.
+            line = first_line + (min(mark.line, max(len(text.splitlines()) - 1, 0)) if mark else 0)
             self.problem(path, line, f"malformed YAML: {getattr(exc, 'problem', None) or exc}")
-            return None, {}
+            return None, {}, None
+        except ValueError as exc:  # a scalar that looks like a date or a number but is none, such as 2024-13-45
+            self.problem(path, first_line, f"malformed YAML: {exc}")
+            return None, {}, None
+        finally:
+            loader.dispose()
         lines = {}
         if isinstance(node, yaml.MappingNode):
             lines = {key.value: first_line + key.start_mark.line for key, _ in node.value}
-        return data, lines
+        return data, lines, node
 
     def entries(self, path: Path, what: str) -> list[tuple[dict, int, dict]]:
         """The mappings of a YAML list file, each with its line and the lines of its keys."""
         if not path.exists():
             return []
-        text = path.read_text(encoding="utf-8-sig")
-        data, _ = self.load_yaml(path, text)
+        data, _, node = self.load_yaml(path, path.read_text(encoding="utf-8-sig"))
         if data is None:
             return []
         if not isinstance(data, list):
             self.problem(path, 1, f"{path.name} must be a list of {what}")
             return []
         found = []
-        for item, node in zip(data, yaml.compose(text, Loader=yaml.SafeLoader).value, strict=True):
-            line = node.start_mark.line + 1
+        for item, item_node in zip(data, node.value, strict=True):
+            line = item_node.start_mark.line + 1
             if not isinstance(item, dict):
                 self.problem(path, line, f"each entry of {path.name} must be a mapping")
                 continue
-            found.append((item, line, {key.value: key.start_mark.line + 1 for key, _ in node.value}))
+            found.append((item, line, {key.value: key.start_mark.line + 1 for key, _ in item_node.value}))
         return found
 
     def require(self, path: Path, data: dict, lines: dict, key: str, kind: type, line: int = 1) -> object:
@@ -203,7 +213,7 @@ def _read_lesson(reader: _Reader, path: Path) -> LessonFile | None:
     except StopIteration:
         reader.problem(path, 1, "front matter is not closed by a line of three dashes (---)")
         return None
-    data, key_lines = reader.load_yaml(path, "\n".join(lines[1:end]), first_line=2)
+    data, key_lines, _ = reader.load_yaml(path, "\n".join(lines[1:end]), first_line=2)
     if data is None and not key_lines:
         if not any(p.path == reader.rel(path) for p in reader.problems):
             reader.problem(path, 2, "front matter is empty")
@@ -243,7 +253,7 @@ def _read_node(reader: _Reader, folder: Path) -> NodeFile | None:
     if not path.exists():
         reader.problem(reader.rel(folder) + "/node.yaml", 1, "every node folder needs a node.yaml")
         return None
-    data, lines = reader.load_yaml(path, path.read_text(encoding="utf-8-sig"))
+    data, lines, _ = reader.load_yaml(path, path.read_text(encoding="utf-8-sig"))
     if data is None and not lines:
         return None
     if not isinstance(data, dict):

@@ -3,8 +3,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from django.core.management import CommandError, call_command
 
+from lessons import content_files
 from lessons.content_files import ContentError, read_content
 from lessons.models import FaqEntry, GlossaryTerm, Lesson, Node
 from lessons.services import CONTENT_ROOT, content_sync, lesson_render
@@ -73,12 +75,44 @@ def test_a_duplicate_lesson_slug_in_a_node_is_refused(content: Path) -> None:
         ("---\nslug: Intro Page\ntitle: T\norder: 1\n---\nB\n", "01-intro.md:2: slug 'Intro Page' must be lowercase"),
         ("---\nslug: intro\ntitle: T\norder: one\n---\nB\n", "01-intro.md:4: 'order' must be int, not str"),
         ("---\nslug: intro\ntitle: T\norder: 1\nstatus: live\n---\nB\n", "01-intro.md:5: status must be one of"),
+        ("---\nslug: intro\ntitle: T\norder: 1\non: 2024-13-45\n---\nB\n", "01-intro.md:2: malformed YAML: month"),
     ],
 )
-def test_malformed_front_matter_is_named_with_file_and_line(content: Path, text: str, problem: str) -> None:
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+def test_malformed_front_matter_is_named_with_file_and_line(
+    content: Path, text: str, problem: str, loader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if loader == "python":
+        monkeypatch.setattr(content_files, "YAML_LOADER", yaml.SafeLoader)
     (content / "01-first" / "01-intro.md").write_text(text)
     problems = _problems(content)
     assert any(p.startswith("lessons/content/01-first/" + problem) for p in problems), problems
+
+
+def test_content_is_parsed_by_libyaml_when_pyyaml_has_it() -> None:
+    assert yaml.__with_libyaml__, "PyYAML was built without libyaml: content loads several times slower"
+    assert content_files.YAML_LOADER is yaml.CSafeLoader
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("- term: [unclosed\n", "glossary.yaml:1: malformed YAML"),
+        ("- term: Drift\n  slug: drift\n  definition: 'open\n", "glossary.yaml:3: malformed YAML"),
+        ("- term: Drift\n  slug: drift\n   definition: x\n", "glossary.yaml:3: malformed YAML"),
+        ("term: Drift\n", "glossary.yaml:1: glossary.yaml must be a list of terms"),
+        ("- term: Drift\n- just text\n", "glossary.yaml:2: each entry of glossary.yaml must be a mapping"),
+    ],
+)
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+def test_a_malformed_list_file_is_named_with_its_line_by_either_parser(
+    content: Path, text: str, problem: str, loader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if loader == "python":
+        monkeypatch.setattr(content_files, "YAML_LOADER", yaml.SafeLoader)
+    (content / "glossary.yaml").write_text(text)
+    problems = _problems(content)
+    assert any(p.startswith("lessons/content/" + problem) for p in problems), problems
 
 
 def test_a_glossary_phrase_used_twice_is_refused(content: Path) -> None:
