@@ -248,3 +248,21 @@ class ReviewCard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question} for {self.user}, due {self.due:%Y-%m-%d %H:%M}"
+
+
+class RenderedMarkdown(models.Model):
+    """Markdown that content sync rendered, found again by the digest of its source, context and renderer.
+
+    A sync renders only the fragments not found here, so a start of the site where no content file
+    changed renders nothing; what a sync no longer uses is removed by it.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True, help_text="SHA-256 of renderer, context and source.")
+    rendered = models.JSONField(help_text="lessons.rendering.Rendered.to_json()")
+
+    class Meta:
+        verbose_name = "rendered Markdown"
+        verbose_name_plural = "rendered Markdown"
+
+    def __str__(self) -> str:
+        return self.digest[:12]

@@ -8,10 +8,14 @@ runs per request, over that sanitized HTML, to show which linked stages are
 locked for the learner reading it.
 """
 
+import functools
+import hashlib
+import importlib.metadata
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path
 
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -24,6 +28,11 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
+
+# Raise this when a change to the rendering is not in this file or in the version of a library below
+# (a template filter it relies on, say): content sync then renders every fragment again.
+RENDERER_VERSION = 1
+RENDERING_LIBRARIES = ("markdown-it-py", "mdit-py-plugins", "Pygments", "nh3")
 
 CALLOUTS = {"note": "Note", "warning": "Warning", "interview": "Interview tip"}
 WORDS_PER_MINUTE = 200
@@ -74,6 +83,38 @@ class Rendered:
     @property
     def reading_minutes(self) -> int:
         return max(1, round(self.word_count / WORDS_PER_MINUTE))
+
+    def to_json(self) -> dict:
+        return {
+            "html": self.html,
+            "toc": self.toc,
+            "glossary_terms": self.glossary_terms,
+            "word_count": self.word_count,
+            "broken_links": [list(link) for link in self.broken_links],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Rendered":
+        return cls(
+            html=data["html"],
+            toc=data["toc"],
+            glossary_terms=data["glossary_terms"],
+            word_count=data["word_count"],
+            broken_links=[(line, target) for line, target in data["broken_links"]],
+        )
+
+
+@functools.cache
+def renderer_digest() -> str:
+    """SHA-256 of what decides how Markdown renders: RENDERER_VERSION, this file and the libraries' versions.
+
+    Stored renderings are found by a digest that includes this one, so a new renderer renders again.
+    """
+    digest = hashlib.sha256(f"renderer {RENDERER_VERSION}\n".encode())
+    digest.update(Path(__file__).read_bytes())
+    for name in RENDERING_LIBRARIES:
+        digest.update(f"\n{name} {importlib.metadata.version(name)}".encode())
+    return digest.hexdigest()
 
 
 def _highlight(code: str, lang: str, attrs: str) -> str:
@@ -279,6 +320,35 @@ def sanitize(html: str) -> str:
     )
 
 
+class MarkdownRenderer:
+    """Renders many sources that share a glossary and a link resolver with one parser.
+
+    Building the parser costs more than rendering most fragments, so content sync builds one for
+    all lessons, and plain fragments (answers, prompts, choices) share one for the whole process.
+    """
+
+    def __init__(self, glossary: Iterable[GlossaryEntry] = (), resolver: LinkResolver | None = None) -> None:
+        self._md = _parser(glossary, resolver)
+
+    def __call__(self, source: str, *, line_offset: int = 0) -> Rendered:
+        md = self._md
+        env: dict = {"line_offset": line_offset}
+        tokens = md.parse(source, env)
+        html = md.renderer.render(tokens, md.options, env)
+        return Rendered(
+            html=sanitize(html),
+            toc=_collect_toc(tokens),
+            glossary_terms=list(env.get("glossary_terms", [])),
+            word_count=_count_words(tokens),
+            broken_links=list(env.get("broken_links", [])),
+        )
+
+
+@functools.cache
+def _plain_renderer() -> MarkdownRenderer:
+    return MarkdownRenderer()
+
+
 def render_markdown(
     source: str,
     *,
@@ -291,14 +361,6 @@ def render_markdown(
     `line_offset` is added to reported line numbers, so that a lesson body's
     broken links are named by their line in the whole file.
     """
-    md = _parser(glossary, resolver)
-    env: dict = {"line_offset": line_offset}
-    tokens = md.parse(source, env)
-    html = md.renderer.render(tokens, md.options, env)
-    return Rendered(
-        html=sanitize(html),
-        toc=_collect_toc(tokens),
-        glossary_terms=list(env.get("glossary_terms", [])),
-        word_count=_count_words(tokens),
-        broken_links=list(env.get("broken_links", [])),
-    )
+    glossary = tuple(glossary)
+    renderer = MarkdownRenderer(glossary, resolver) if glossary or resolver else _plain_renderer()
+    return renderer(source, line_offset=line_offset)

@@ -1,4 +1,5 @@
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,16 @@ from lessons.models import (
     Node,
     NodeProgress,
     Question,
+    RenderedMarkdown,
 )
-from lessons.rendering import GlossaryEntry, LinkResolver, Rendered, render_markdown
+from lessons.rendering import (
+    GlossaryEntry,
+    LinkResolver,
+    MarkdownRenderer,
+    Rendered,
+    render_markdown,
+    renderer_digest,
+)
 
 CONTENT_ROOT = Path(__file__).resolve().parent / "content"
 
@@ -28,6 +37,8 @@ class SyncReport:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
+    rendered: int = 0
+    """Markdown fragments rendered by this sync; the rest were found already rendered."""
 
     def count(self, bucket: dict[str, int], kind: str) -> None:
         bucket[kind] = bucket.get(kind, 0) + 1
@@ -58,19 +69,16 @@ def glossary_entries(terms: Iterable[GlossaryTerm]) -> list[GlossaryEntry]:
     ]
 
 
+def link_targets(node_slugs: Iterable[str], lesson_keys: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The URL of every `node:slug` and `lesson:node/slug` a lesson can link to."""
+    targets = {f"node:{slug}": reverse("lessons:node", args=[slug]) for slug in node_slugs}
+    for node, lesson in lesson_keys:
+        targets[f"lesson:{node}/{lesson}"] = reverse("lessons:lesson", args=[node, lesson])
+    return targets
+
+
 def link_resolver(node_slugs: Iterable[str], lesson_keys: Iterable[tuple[str, str]]) -> LinkResolver:
-    nodes, lessons = set(node_slugs), set(lesson_keys)
-
-    def resolve(target: str) -> str | None:
-        scheme, _, rest = target.partition(":")
-        if scheme == "node" and rest in nodes:
-            return reverse("lessons:node", args=[rest])
-        node, _, lesson = rest.partition("/")
-        if scheme == "lesson" and (node, lesson) in lessons:
-            return reverse("lessons:lesson", args=[node, lesson])
-        return None
-
-    return resolve
+    return link_targets(node_slugs, lesson_keys).get
 
 
 def _database_resolver() -> LinkResolver:
@@ -109,21 +117,80 @@ def _save_if_changed(obj: object, values: dict, report: SyncReport, kind: str) -
     return False
 
 
-def _render_lessons(content: Content, existing: dict[tuple[str, str], Lesson]) -> dict[str, tuple[str, Rendered]]:
+class _RenderCache:
+    """Renderings from earlier syncs, by the digest of renderer, context and source.
+
+    `render` renders only a digest not seen before; `save` stores the new renderings and removes
+    those this sync did not ask for, so the table holds what the content uses now and no more.
+    """
+
+    def __init__(self, report: SyncReport) -> None:
+        self.report = report
+        self.stored = dict(RenderedMarkdown.objects.values_list("digest", "rendered"))
+        self.new: dict[str, dict] = {}
+        self.used: set[str] = set()
+
+    @staticmethod
+    def digest(*parts: str) -> str:
+        digest = hashlib.sha256(renderer_digest().encode())
+        for part in parts:
+            digest.update(b"\0%d\0" % len(part))
+            digest.update(part.encode())
+        return digest.hexdigest()
+
+    def render(self, digest: str, render: Callable[[], Rendered]) -> Rendered:
+        self.used.add(digest)
+        found = self.stored.get(digest) or self.new.get(digest)
+        if found is not None:
+            return Rendered.from_json(found)
+        rendered = render()
+        self.report.rendered += 1
+        self.new[digest] = rendered.to_json()
+        return rendered
+
+    def html(self, source: str) -> str:
+        """A plain fragment's HTML: an answer, a prompt, a choice; empty for empty source."""
+        if not source:
+            return ""
+        return self.render(self.digest("fragment", source), lambda: render_markdown(source)).html
+
+    def save(self) -> None:
+        RenderedMarkdown.objects.bulk_create(
+            [RenderedMarkdown(digest=digest, rendered=rendered) for digest, rendered in self.new.items()],
+            ignore_conflicts=True,
+        )
+        unused = sorted(set(self.stored) - self.used)
+        for start in range(0, len(unused), 500):
+            RenderedMarkdown.objects.filter(digest__in=unused[start : start + 500]).delete()
+
+
+def _render_lessons(
+    content: Content, existing: dict[tuple[str, str], Lesson], cache: _RenderCache
+) -> dict[str, tuple[str, Rendered]]:
     """Render every lesson before anything is written, so a broken link stops the whole sync."""
     glossary = [
         GlossaryEntry(g.slug, g.term, (g.term, *g.aliases), g.definition, g.match_case) for g in content.glossary
     ]
-    resolver = link_resolver(
+    targets = link_targets(
         (n.slug for n in content.nodes), ((n.slug, lesson.slug) for n in content.nodes for lesson in n.lessons)
     )
+    # A lesson renders the same while its source, line offset, glossary and link targets do.
+    context = repr((sorted(targets.items()), [(g.slug, g.term, g.variants, g.match_case) for g in glossary]))
+    renderer: MarkdownRenderer | None = None
+
+    def render(source: str, line_offset: int) -> Rendered:
+        nonlocal renderer
+        renderer = renderer or MarkdownRenderer(glossary, targets.get)
+        return renderer(source, line_offset=line_offset)
+
     problems, results = [], {}
     for node in content.nodes:
         for lesson_file in node.lessons:
             current = existing.get((node.slug, lesson_file.slug))
             source = _source_for(lesson_file, current)
-            rendered = render_markdown(
-                source, glossary=glossary, resolver=resolver, line_offset=lesson_file.body_line - 1
+            offset = lesson_file.body_line - 1
+            rendered = cache.render(
+                cache.digest("lesson", context, str(offset), source), lambda s=source, o=offset: render(s, o)
             )
             for line, target in rendered.broken_links:
                 problems.append(Problem(lesson_file.path, line, f"link to {target!r}, which does not exist"))
@@ -149,13 +216,15 @@ def content_sync(*, root: Path = CONTENT_ROOT) -> SyncReport:
     content = read_content(root)
     report = SyncReport()
     with transaction.atomic():
+        cache = _RenderCache(report)
         existing = {(lesson.node.slug, lesson.slug): lesson for lesson in Lesson.objects.select_related("node")}
-        rendered = _render_lessons(content, existing)
+        rendered = _render_lessons(content, existing, cache)
         _sync_glossary(content, report)
-        _sync_faq(content, report)
+        _sync_faq(content, report, cache)
         nodes = _sync_nodes(content, report)
         _sync_lessons(content, nodes, existing, rendered, report)
-        _sync_questions(content, nodes, report)
+        _sync_questions(content, nodes, report, cache)
+        cache.save()
     return report
 
 
@@ -174,10 +243,10 @@ def _sync_glossary(content: Content, report: SyncReport) -> None:
         report.count(report.removed, "glossary terms")
 
 
-def _sync_faq(content: Content, report: SyncReport) -> None:
+def _sync_faq(content: Content, report: SyncReport, cache: _RenderCache) -> None:
     current = {entry.order: entry for entry in FaqEntry.objects.all()}
     for item in content.faq:
-        html = render_markdown(item.answer).html
+        html = cache.html(item.answer)
         values = {"question": item.question, "answer_source": item.answer, "answer_html": html}
         _save_if_changed(current.pop(item.order, FaqEntry(order=item.order)), values, report, "FAQ entries")
     for entry in current.values():
@@ -253,11 +322,7 @@ def _sync_lessons(
             report.count(report.removed, "lessons")
 
 
-def _html(source: str) -> str:
-    return render_markdown(source).html if source else ""
-
-
-def _sync_questions(content: Content, nodes: dict[str, Node], report: SyncReport) -> None:
+def _sync_questions(content: Content, nodes: dict[str, Node], report: SyncReport, cache: _RenderCache) -> None:
     current = {q.qid: q for q in Question.objects.prefetch_related("choices")}
     for node_file in content.nodes:
         for order, item in enumerate(node_file.questions, 1):
@@ -269,33 +334,33 @@ def _sync_questions(content: Content, nodes: dict[str, Node], report: SyncReport
                 "difficulty": item.difficulty,
                 "tags": item.tags,
                 "prompt": item.prompt,
-                "prompt_html": _html(item.prompt),
+                "prompt_html": cache.html(item.prompt),
                 "explanation": item.explanation,
-                "explanation_html": _html(item.explanation),
+                "explanation_html": cache.html(item.explanation),
                 "answer": item.answer,
                 "model_answer": item.model_answer,
-                "model_answer_html": _html(item.model_answer),
+                "model_answer_html": cache.html(item.model_answer),
                 "source_path": item.path,
             }
             _save_if_changed(question, values, report, "questions")
-            _sync_choices(question, item.choices, report)
+            _sync_choices(question, item.choices, report, cache)
     for question in current.values():
         if question.source_path:
             question.delete()
             report.count(report.removed, "questions")
 
 
-def _sync_choices(question: Question, choices: list, report: SyncReport) -> None:
+def _sync_choices(question: Question, choices: list, report: SyncReport, cache: _RenderCache) -> None:
     # Updated in place by position, so answers already given keep pointing at their choice.
     current = {choice.order: choice for choice in question.choices.all()}
     for order, item in enumerate(choices, 1):
         choice = current.pop(order, None) or Choice(question=question, order=order)
         values = {
             "text": item.text,
-            "text_html": _html(item.text),
+            "text_html": cache.html(item.text),
             "correct": item.correct,
             "feedback": item.feedback,
-            "feedback_html": _html(item.feedback),
+            "feedback_html": cache.html(item.feedback),
         }
         _save_if_changed(choice, values, report, "choices")
     for choice in current.values():
