@@ -13,8 +13,21 @@ py=.venv/bin/python
 
 $py manage.py prepare
 
+# Why Redis at $REDIS_URL cannot be used, or nothing when it answers a PING. redis-cli asks in a few
+# milliseconds; a Python process that imports the site's broker module first costs half a second.
+redis_problem() {
+  local answer
+  if [ -x .venv/bin/redis-cli ] && [[ $REDIS_URL == redis://* ]]; then
+    answer=$(timeout 2 .venv/bin/redis-cli --no-auth-warning -e -u "$REDIS_URL" ping 2>&1) || true
+    [ "$answer" = PONG ] && return 0
+    echo "${answer:-no answer within 2 s}"
+    return 1
+  fi
+  $py -c 'import os, sys; from mlopslab.broker import redis_problem; p = redis_problem(os.environ["REDIS_URL"]); print(p or ""); sys.exit(1 if p else 0)'
+}
+
 procs=(web worker beat)
-if problem=$($py -c 'import os, sys; from mlopslab.broker import redis_problem; p = redis_problem(os.environ["REDIS_URL"]); print(p or ""); sys.exit(1 if p else 0)'); then
+if problem=$(redis_problem); then
   echo "Using the Redis that answers at $REDIS_URL"
 else
   read -r host port < <($py -c 'import os; from urllib.parse import urlsplit; u = urlsplit(os.environ["REDIS_URL"]); print(u.hostname, u.port or 6379)')
