@@ -1,4 +1,7 @@
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -29,3 +32,24 @@ def test_prepare_creates_no_demo_users_in_production(settings: object) -> None:
     assert not User.objects.exists()
     with pytest.raises(CommandError, match="development only"):
         call_command("create_demo_users")
+
+
+DEVSERVER = Path(__file__).resolve().parents[2] / "scripts" / "devserver.py"
+
+
+def test_the_devserver_runs_runserver_with_its_arguments_as_the_reloaded_process() -> None:
+    # `--help` makes the server process print runserver's usage and exit 0, which the watcher passes on.
+    done = subprocess.run(
+        [sys.executable, str(DEVSERVER), "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "usage: manage.py runserver" in done.stdout
+    assert "--noreload" in done.stdout
+
+
+def test_the_devserver_exits_with_the_servers_status_when_it_cannot_start() -> None:
+    done = subprocess.run(
+        [sys.executable, str(DEVSERVER), "not-a-port"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert "is not a valid port number or address:port pair" in done.stderr

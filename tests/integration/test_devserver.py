@@ -1,0 +1,77 @@
+"""make run's web process (scripts/devserver.py) serves, restarts its server after a code change, stops on SIGTERM."""
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.faults import free_port, wait_for
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _answers(port: int) -> bool:
+    """Whether the server answers /healthz at all (503 too: this test gives it no Redis)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _servers(watcher: psutil.Process) -> list[int]:
+    return [child.pid for child in watcher.children() if "runserver" in child.cmdline()]
+
+
+def test_the_devserver_reloads_after_a_code_change_and_stops_with_its_server(tmp_path: Path) -> None:
+    # A module every process imports at start (sitecustomize), so the reloader watches it.
+    watched = tmp_path / "sitecustomize.py"
+    watched.write_text("")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "DATA_DIR": str(tmp_path / "data"),
+        "DEBUG": "1",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    env.pop("DATABASE_URL", None)
+    log = (tmp_path / "devserver.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "devserver.py"), f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        watcher = psutil.Process(process.pid)
+        wait_for(lambda: _answers(port), timeout=60, what="the first answer")
+        [first] = _servers(watcher)
+        watched.write_text("# changed\n")
+        wait_for(lambda: _servers(watcher) not in ([], [first]), timeout=30, what="a new server process")
+        wait_for(lambda: _answers(port), timeout=60, what="an answer after the reload")
+        [second] = _servers(watcher)
+        assert not psutil.pid_exists(first) or psutil.Process(first).status() == psutil.STATUS_ZOMBIE
+        # honcho stops a process by SIGTERM to its process group, as here.
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        wait_for(lambda: not psutil.pid_exists(second), timeout=20, what="the server to stop")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+    text = (tmp_path / "devserver.log").read_text()
+    assert "sitecustomize.py changed, reloading." in text
+    assert text.count("Starting development server at") == 2
