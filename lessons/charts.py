@@ -1,13 +1,12 @@
-"""Plotly figures for quiz and interview pages, as HTML fragments (plotly.js is loaded by the page)."""
+"""Plotly figures for quiz and interview pages, as HTML fragments (layout and sizing in mlopslab.figures)."""
 
 import math
 from dataclasses import dataclass
 
-import plotly.graph_objects as go
 from django.utils import timezone
 
 from lessons.models import Answer, Node, QuizAttempt
-from mlopslab.figures import figure_html
+from mlopslab.figures import axis, figure_html
 
 MAX_SESSION_TICKS = 8
 
@@ -40,14 +39,15 @@ def interview_scorecard(attempt: QuizAttempt) -> list[StageScore]:
 
 def scorecard_html(rows: list[StageScore]) -> str:
     titles = [row.title for row in rows]
-    figure = go.Figure(
-        [
-            go.Bar(name="correct", x=titles, y=[row.correct for row in rows], marker_color="#1f7a4d"),
-            go.Bar(name="missed", x=titles, y=[row.answered - row.correct for row in rows], marker_color="#b3261e"),
-            go.Bar(name="cards rated", x=titles, y=[row.rated for row in rows], marker_color="#2952cc"),
-        ]
-    )
-    return figure_html(figure, "This session by stage", barmode="group", yaxis_title="questions")
+    data = [
+        {"type": "bar", "name": "correct", "x": titles, "y": [row.correct for row in rows],
+         "marker": {"color": "#1f7a4d"}},
+        {"type": "bar", "name": "missed", "x": titles, "y": [row.answered - row.correct for row in rows],
+         "marker": {"color": "#b3261e"}},
+        {"type": "bar", "name": "cards rated", "x": titles, "y": [row.rated for row in rows],
+         "marker": {"color": "#2952cc"}},
+    ]  # fmt: skip
+    return figure_html(data, "This session by stage", barmode="group", yaxis=axis("questions"))
 
 
 def history_html(sessions: list[QuizAttempt]) -> str:
@@ -60,26 +60,27 @@ def history_html(sessions: list[QuizAttempt]) -> str:
     starts = [timezone.localtime(a.started_at) for a in ordered]
     labels = [f"{start.day} {start:%b %H:%M}" for start in starts]
     every = math.ceil(len(ordered) / MAX_SESSION_TICKS)
-    figure = go.Figure(
-        go.Scatter(
-            x=numbers,
-            y=[a.percent for a in ordered],
-            mode="lines+markers",
-            customdata=[[label, f"{a.correct}/{a.graded} graded"] for label, a in zip(labels, ordered, strict=True)],
-            hovertemplate="%{customdata[0]}<br>%{y}% correct, %{customdata[1]}<extra></extra>",
-            name="score",
-        )
-    )
+    data = [
+        {
+            "type": "scatter",
+            "x": numbers,
+            "y": [a.percent for a in ordered],
+            "mode": "lines+markers",
+            "customdata": [[label, f"{a.correct}/{a.graded} graded"] for label, a in zip(labels, ordered, strict=True)],
+            "hovertemplate": "%{customdata[0]}<br>%{y}% correct, %{customdata[1]}<extra></extra>",
+            "name": "score",
+        }
+    ]
     return figure_html(
-        figure,
+        data,
         "Your interview sessions",
-        xaxis={
-            "title": "session",
-            "tickmode": "array",
-            "tickvals": numbers[::every],
-            "ticktext": labels[::every],
-            "range": [0.5, len(ordered) + 0.5],
-        },
-        yaxis={"title": "% correct", "range": [0, 104]},
+        xaxis=axis(
+            "session",
+            tickmode="array",
+            tickvals=numbers[::every],
+            ticktext=labels[::every],
+            range=[0.5, len(ordered) + 0.5],
+        ),
+        yaxis=axis("% correct", range=[0, 104]),
         showlegend=False,
     )

@@ -1,9 +1,11 @@
 import hashlib
+import json
 import re
 from pathlib import Path
 
 import django_htmx
 import plotly
+import plotly.io as pio
 
 STATIC = Path(__file__).resolve().parents[2] / "static" / "vendor"
 
@@ -32,3 +34,10 @@ def test_vendored_plotly_is_the_strict_build_of_the_version_the_python_package_d
 def test_vendored_htmx_matches_the_one_django_htmx_ships() -> None:
     shipped = Path(django_htmx.__file__).parent / "static" / "django_htmx" / "htmx-2.min.js"
     assert (STATIC / "htmx.min.js").read_bytes() == shipped.read_bytes()
+
+
+def test_the_chart_template_site_js_applies_is_the_plotly_white_the_python_package_ships() -> None:
+    # Figures leave the template out (7 KB each); static/js/site.js fetches this file once and applies it.
+    # To update it after upgrading plotly: write json.dumps(pio.templates["plotly_white"].to_plotly_json()).
+    vendored = json.loads((STATIC / "plotly-white-template.json").read_text())
+    assert vendored == json.loads(json.dumps(pio.templates["plotly_white"].to_plotly_json()))
