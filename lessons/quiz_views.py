@@ -84,7 +84,10 @@ def node_quiz_start(request: HttpRequest, node_slug: str) -> HttpResponse:
 @answers_locked
 def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = attempts.attempt_as_of(owned_attempt(request, attempt_id))
-    questions = {q.pk: q for q in Question.objects.filter(pk__in=attempt.question_ids).prefetch_related("choices")}
+    questions = {
+        q.pk: q
+        for q in Question.objects.filter(pk__in=attempt.question_ids).select_related("node").prefetch_related("choices")
+    }
     answers = {a.question_id: a for a in attempt.answers.all()}
     ordered = [questions[pk] for pk in attempt.question_ids if pk in questions]
     if attempt.mode == QuizAttempt.Mode.INTERVIEW:

@@ -4,13 +4,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from lessons import prerequisites
 from lessons.attempts import attempt_as_of
 from lessons.challenges import ChallengeStatus, challenge_status
+from lessons.course import course_snapshot
 from lessons.models import GlossaryTerm, LearnerProfile, Lesson, LessonRead, Node, NodeProgress, Question, QuizAttempt
 from lessons.rendering import mark_locked_links
 from mlopslab.refusals import Refused
@@ -50,6 +52,49 @@ class NodeState:
 
 def free_roam(user: User) -> bool:
     return LearnerProfile.objects.filter(user=user, free_roam=True).exists()
+
+
+_standing_writes = [0]
+"""Bumped by every save or delete of a learner's progress, reads or profile in this process."""
+
+
+def _standing_written(**_: object) -> None:
+    _standing_writes[0] += 1
+
+
+for _model in (NodeProgress, LessonRead, LearnerProfile):
+    post_save.connect(_standing_written, sender=_model, dispatch_uid=f"standing-save-{_model.__name__}")
+    post_delete.connect(_standing_written, sender=_model, dispatch_uid=f"standing-delete-{_model.__name__}")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What one learner has done across the course, read once per request (see `learner_standing`)."""
+
+    completed: frozenset[int]
+    started: frozenset[int]
+    reads: frozenset[int]
+    """Ids of the lessons the learner has read."""
+    roaming: bool
+    writes: int = 0
+
+
+def learner_standing(user: User) -> Standing:
+    """The learner's completed and started stages, read lessons and free roam, kept on the user for the request."""
+    cached = getattr(user, "_lab_standing", None)
+    if cached is not None and cached.writes == _standing_writes[0]:
+        return cached
+    writes = _standing_writes[0]
+    rows = list(NodeProgress.objects.filter(user=user).values_list("node_id", "completed_at"))
+    standing = Standing(
+        completed=frozenset(node for node, completed_at in rows if completed_at is not None),
+        started=frozenset(node for node, _ in rows),
+        reads=frozenset(LessonRead.objects.filter(user=user).values_list("lesson_id", flat=True)),
+        roaming=roams_freely(user),
+        writes=writes,
+    )
+    user._lab_standing = standing
+    return standing
 
 
 def learner_profile(*, user: User) -> LearnerProfile:
@@ -113,7 +158,7 @@ def cycle_titles(cycle: list[int]) -> str:
 
 def map_problem() -> str:
     """What is wrong with the map's data for a learner to read, or "" when nothing is."""
-    cycle = prerequisites.prerequisite_cycle(prerequisite_graph())
+    cycle = course_snapshot().cycle
     if cycle is None:
         return ""
     return (
@@ -124,26 +169,14 @@ def map_problem() -> str:
 
 def lifecycle_map(*, user: User) -> list[NodeState]:
     """Every node with the learner's standing on it, laid out by depth in the prerequisite graph."""
-    nodes = list(
-        Node.objects.prefetch_related("prerequisites")
-        .annotate(published=Count("lessons", filter=Q(lessons__status=Lesson.Status.PUBLISHED)))
-        .order_by("order")  # Meta.ordering does not apply to a grouped query
-    )
-    completed = _completed_ids(user)
-    started = set(NodeProgress.objects.filter(user=user).values_list("node_id", flat=True))
-    reads: dict[int, int] = dict(
-        LessonRead.objects.filter(user=user, lesson__status=Lesson.Status.PUBLISHED)
-        .values_list("lesson__node_id")
-        .annotate(n=Count("id"))
-        .values_list("lesson__node_id", "n")
-    )
-    depth = _depths(nodes)
-    roaming = roams_freely(user)
-    lanes: dict[int, int] = {}
+    course = course_snapshot()
+    standing = learner_standing(user)
+    completed, started, roaming = standing.completed, standing.started, standing.roaming
+    reads: Counter[int] = Counter(course.lesson_node[pk] for pk in standing.reads if pk in course.lesson_node)
     states = []
-    for node in nodes:
-        parents = list(node.prerequisites.all())
-        missing = [p for p in sorted(parents, key=lambda n: n.order) if p.pk not in completed]
+    for node in course.nodes:
+        parents = node.prerequisite_list
+        missing = [p for p in parents if p.pk not in completed]
         if node.pk in completed:
             state = "completed"
         elif missing and not roaming:
@@ -152,8 +185,6 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
             state = "in_progress"
         else:
             state = "open"
-        lane = lanes.get(depth[node.pk], 0)
-        lanes[depth[node.pk]] = lane + 1
         states.append(
             NodeState(
                 node=node,
@@ -161,8 +192,8 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
                 reason=_locked_reason(missing) if missing and not roaming else "",
                 lesson_count=node.published,
                 lessons_read=reads.get(node.pk, 0),
-                depth=depth[node.pk],
-                lane=lane,
+                depth=course.depth[node.pk],
+                lane=course.lane[node.pk],
                 prerequisite_slugs=[p.slug for p in parents],
             )
         )
@@ -171,36 +202,55 @@ def lifecycle_map(*, user: User) -> list[NodeState]:
 
 def node_require_open(*, user: User, node: Node) -> None:
     """Raise NodeLocked unless the learner may open the node now."""
-    completed = _completed_ids(user)
-    missing = [p for p in node.prerequisites.order_by("order") if p.pk not in completed]
-    if missing and not roams_freely(user):
+    course = course_snapshot()
+    known = course.by_pk.get(node.pk)
+    parents = known.prerequisite_list if known is not None else list(node.prerequisites.order_by("order"))
+    standing = learner_standing(user)
+    missing = [p for p in parents if p.pk not in standing.completed]
+    if missing and not standing.roaming:
         raise NodeLocked(node, missing)
 
 
 def locked_nodes(*, user: User) -> dict[str, list[Node]]:
     """Every stage locked for the learner, by slug, with the prerequisites it waits for."""
-    if roams_freely(user):
+    standing = learner_standing(user)
+    if standing.roaming:
         return {}
-    completed = _completed_ids(user)
     locked = {}
-    for node in Node.objects.prefetch_related("prerequisites"):
-        missing = [p for p in sorted(node.prerequisites.all(), key=lambda n: n.order) if p.pk not in completed]
+    for node in course_snapshot().nodes:
+        missing = [p for p in node.prerequisite_list if p.pk not in standing.completed]
         if missing:
             locked[node.slug] = missing
     return locked
 
 
-def node_lessons(*, user: User, node: Node) -> list[Lesson]:
-    lessons = list(published_lessons(user).filter(node=node).order_by("order"))
-    read = set(LessonRead.objects.filter(user=user, lesson__node=node).values_list("lesson_id", flat=True))
-    for lesson in lessons:
-        lesson.is_read = lesson.pk in read
-    return lessons
+@dataclass(frozen=True)
+class LessonEntry:
+    """A lesson in a stage's list, with whether this learner has read it."""
+
+    lesson: Lesson
+    is_read: bool
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.lesson, name)
+
+    def get_absolute_url(self) -> str:
+        return self.lesson.get_absolute_url()
+
+
+def node_lessons(*, user: User, node: Node) -> list[LessonEntry]:
+    """The stage's lessons in order, each marked read or not: the published ones, drafts too for an author."""
+    if is_author(user):
+        lessons = list(Lesson.objects.filter(node=node).defer("source", "html", "toc").order_by("order"))
+    else:
+        lessons = course_snapshot().lessons.get(node.pk, [])
+    reads = learner_standing(user).reads
+    return [LessonEntry(lesson, lesson.pk in reads) for lesson in lessons]
 
 
 def glossary_search(*, query: str) -> list[GlossaryTerm]:
     """Terms whose name or an alias contains the query, then those whose definition does."""
-    terms = list(GlossaryTerm.objects.all())
+    terms = course_snapshot().glossary
     needle = query.strip().lower()
     if not needle:
         return terms

@@ -76,6 +76,14 @@ def _empty_throttle_counters() -> None:
     caches["throttle"].clear()
 
 
+@pytest.fixture(autouse=True)
+def _forget_the_course() -> None:
+    # Each test builds its own course; a database flushed or rolled back between tests sends no signal.
+    from lessons.course import course_changed
+
+    course_changed()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if Path(CHROMIUM).exists():
         return
