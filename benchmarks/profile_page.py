@@ -3,7 +3,8 @@
 Issue 10, goal 3: any profile page is at most 300 KB and 300 ms. The dataset is the synthetic
 churn table at 200,000 rows (6 columns, some values missing), uploaded as a CSV through the
 upload service. The profile page is measured through Django's full stack with the test client,
-in this process: its first request, then the median of `--requests` more; its HTML bytes, and
+in this process: its first request, then the median of `--requests` more, then one request with
+the process's cache emptied and one with the stored profile removed too; its HTML bytes, and
 the bytes sent when the browser says `Accept-Encoding: gzip` (whatever the site's middleware
 answers). Two runs trained on the same rows by the worker's own code (a logistic regression on
 `churned`, with its ROC curve; a linear regression on `monthly_charges`, with its predicted
@@ -36,6 +37,19 @@ def _get(client: object, url: str, **headers: str) -> tuple[object, float]:
 def _html_bytes(response: object) -> int:
     body = response.content
     return len(gzip.decompress(body) if response.get("Content-Encoding") == "gzip" else body)
+
+
+def _cold_request(client: object, url: str, version: object, *, stored: bool) -> float:
+    """One request after the process's cache is emptied (and, unless `stored`, the stored profile removed)."""
+    from django.core.cache import cache
+    from django.core.files.storage import default_storage
+
+    cache.clear()
+    if not stored:
+        profiles = [name for name in default_storage.listdir(version.file.rsplit("/", 1)[0])[1] if ".profile" in name]
+        for name in profiles:
+            default_storage.delete(f"{version.file.rsplit('/', 1)[0]}/{name}")
+    return _get(client, url)[1]
 
 
 def _trained_run(experiment: object, version: object, algorithm: str) -> object:
@@ -95,8 +109,13 @@ def main() -> None:
     wire_bytes = len(wire.content)
     print(f"profile page: {html_bytes:,} bytes of HTML, {wire_bytes:,} bytes sent with Accept-Encoding: gzip")
     print(f"              first request {first_ms:.0f} ms, median of {args.requests} more {median:.0f} ms")
+    # A web process that did not save the version (another worker, or after a restart) has nothing cached.
+    cold_ms = _cold_request(client, url, version, stored=True)
+    # A version saved before profiles were stored beside its CSV: its first view profiles its rows.
+    unstored_ms = _cold_request(client, url, version, stored=False)
+    print(f"              with nothing cached {cold_ms:.0f} ms, with no stored profile {unstored_ms:.0f} ms")
     verdict_bytes = "ok" if max(html_bytes, wire_bytes) <= TARGET_BYTES else "LARGER THAN TARGET"
-    verdict_ms = "ok" if max(first_ms, median) <= TARGET_MS else "SLOWER THAN TARGET"
+    verdict_ms = "ok" if max(first_ms, median, cold_ms) <= TARGET_MS else "SLOWER THAN TARGET"
     print(f"target: <= {TARGET_BYTES // 1024} KB ({verdict_bytes}), <= {TARGET_MS} ms ({verdict_ms})")
 
     # Run pages: the charts a run stores grow with the validation split (20 % of the rows).
@@ -122,6 +141,8 @@ def main() -> None:
     report("profile page 200k rows sent with gzip", wire_bytes / 1024, "KB")
     report("profile page 200k rows first request", first_ms, "ms")
     report("profile page 200k rows median", median, "ms")
+    report("profile page 200k rows with nothing cached", cold_ms, "ms")
+    report("profile page 200k rows with no stored profile", unstored_ms, "ms")
     report("profile page target size", TARGET_BYTES / 1024, "KB")
     report("profile page target time", TARGET_MS, "ms")
     for algorithm, (page_bytes, sent, run_ms) in run_pages.items():

@@ -1,8 +1,9 @@
 """Plotly figures for sandbox pages, returned as HTML fragments (layout and sizing in mlopslab.figures).
 
-What a run's chart sends is bounded by what it can show, never by the rows behind it: the
-predicted-against-actual scatter at most MAX_POINTS rows (an even sample, said in its title) and a
-ROC curve at most MAX_CURVE_POINTS points spread evenly along it.
+What a chart sends is bounded by what it can show, never by the rows behind it: a histogram sends
+its bins, a bar chart at most its capped bars, the predicted-against-actual scatter at most
+MAX_POINTS rows (an even sample, said in its title) and a ROC curve at most MAX_CURVE_POINTS points
+spread evenly along it.
 """
 
 from mlopslab.figures import axis, figure_html
@@ -156,9 +157,24 @@ def metric_bars_html(runs: list, metrics: list[str]) -> str:
     return figure_html(data, "Metrics by run", barmode="group")
 
 
-def histogram_html(values: list, name: str) -> str:
-    data = [{"type": "histogram", "x": values, "marker": {"color": BLUE}, "nbinsx": 30}]
-    return figure_html(data, name, height=240, bargap=0.05)
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def histogram_html(bins: list, name: str) -> str:
+    """A numeric column's distribution from its bins, (low, high, count) each, computed on the server."""
+    trace = {
+        "type": "bar",
+        "x": [(low + high) / 2 for low, high, _ in bins],
+        "y": [count for _, _, count in bins],
+        "customdata": [[_number(low), _number(high)] for low, high, _ in bins],
+        "hovertemplate": "%{customdata[0]} to %{customdata[1]}: %{y} rows<extra></extra>",
+        "marker": {"color": BLUE, "line": {"color": "white", "width": 1}},
+        "name": name,
+    }
+    if any(high > low for low, high, _ in bins):  # one value only: a bar of plotly's own width
+        trace["width"] = [high - low for low, high, _ in bins]
+    return figure_html([trace], name, height=240, bargap=0)
 
 
 def bars_html(pairs: list[tuple[str, int]], title: str) -> str:

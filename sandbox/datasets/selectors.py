@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -10,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from mlopslab.lazy import lazy_module
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.ml import catalog
+from sandbox.ml.profiles import ColumnProfile
 
 # pandas loads with the first dataset this process reads.
 pd = lazy_module("pandas")
@@ -40,9 +46,56 @@ def version_frame(version: DatasetVersion) -> pd.DataFrame:
         return pd.read_csv(handle)
 
 
-def version_profile(*, version: DatasetVersion) -> tuple[pd.DataFrame, list[ml.ColumnProfile], list[tuple[str, int]]]:
-    """The frame, per-column statistics and, for a classification set, the target's class balance."""
+PROFILE_FORMAT = 1
+"""Bumped whenever ColumnProfile or the binning changes, so that no profile is read in an older shape."""
+
+
+def _profile_path(version: DatasetVersion) -> str:
+    """Beside the version's CSV: datasets/<owner>/<id>.profile-<format>.json."""
+    return f"{version.file.rsplit('.', 1)[0]}.profile-{PROFILE_FORMAT}.json"
+
+
+def _profile_key(version: DatasetVersion) -> str:
+    return f"dataset-profile:{PROFILE_FORMAT}:{version.pk}:{version.content_hash}"
+
+
+def profile_compute(*, version: DatasetVersion, frame: pd.DataFrame) -> dict:
+    """The version's profile as plain data, stored beside its CSV and cached.
+
+    A version never changes (its content is its hash), so its profile is computed once, when it is
+    saved, however often its page is shown.
+    """
     dataset = version.dataset
-    frame = version_frame(version)
     balance = ml.class_balance(frame, dataset.target) if dataset.task == catalog.CLASSIFICATION else []
-    return frame, ml.profile(frame), balance
+    data = {"columns": [asdict(column) for column in ml.profile(frame)], "balance": balance}
+    path = _profile_path(version)
+    if not default_storage.exists(path):
+        saved = default_storage.save(path, ContentFile(json.dumps(data).encode()))
+        if saved != path:  # another request stored it at the same moment: keep theirs
+            default_storage.delete(saved)
+    cache.set(_profile_key(version), data, timeout=3600)
+    return data
+
+
+def _profile_data(version: DatasetVersion) -> dict:
+    data = cache.get(_profile_key(version))
+    if data is not None:
+        return data
+    try:
+        with default_storage.open(_profile_path(version), "rb") as handle:
+            data = json.loads(handle.read())
+    except (OSError, ValueError):
+        # Not stored yet (a version saved before profiles were), or still being written by another request.
+        return profile_compute(version=version, frame=version_frame(version))
+    cache.set(_profile_key(version), data, timeout=3600)
+    return data
+
+
+def version_profile(*, version: DatasetVersion) -> tuple[list[ColumnProfile], list[tuple[str, int]]]:
+    """Per-column statistics and bins and, for a classification set, the target's class balance.
+
+    Read from the profile stored when the version was saved: the page never reads the rows.
+    """
+    data = _profile_data(version)
+    columns = [ColumnProfile(**column) for column in data["columns"]]
+    return columns, [tuple(pair) for pair in data["balance"]]

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from lessons.attempts import progress_refresh
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
+from sandbox.datasets import selectors
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.ml import catalog
 
@@ -60,6 +61,8 @@ def version_add(*, dataset: Dataset, frame: pd.DataFrame, settings: dict | None 
         # The path is keyed by the row's id: the app chooses it, never the uploaded file's name.
         version.file = default_storage.save(f"datasets/{dataset.owner_id}/{version.pk}.csv", ContentFile(raw))
         version.save(update_fields=["file"])
+        # Profiled now, from the rows in hand: the profile page never reads them back.
+        selectors.profile_compute(version=version, frame=frame)
         transaction.on_commit(lambda: progress_refresh(user=dataset.owner))
     return version, True
 

@@ -14,12 +14,14 @@ from sandbox.datasets.forms import BuiltinDatasetForm, ChurnForm, NewChurnDatase
 from sandbox.datasets.models import Dataset
 from sandbox.ml.catalog import MAX_UPLOAD_BYTES
 
-# plotly loads with the first chart this process draws.
+# Charts are built as plain data; the module loads with the first chart this process draws.
 charts = lazy_module("sandbox.charts")
 
 # Room for the form fields around the largest allowed file.
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 TOO_LARGE = "The upload is larger than 10 MB; nothing was saved."
+MAX_CHARTS = 40
+"""The profile page charts at most this many columns (the target's first); its table lists them all."""
 CREATE_FORMS = {"builtin": BuiltinDatasetForm, "churn": NewChurnDatasetForm, "upload": NewUploadDatasetForm}
 
 
@@ -140,16 +142,17 @@ def dataset_version_add(request: HttpRequest, dataset_id: int) -> HttpResponse:
 def dataset_version_profile(request: HttpRequest, dataset_id: int, number: int) -> HttpResponse:
     dataset = selectors.dataset_get_owned(owner=request.user, dataset_id=dataset_id)
     version = selectors.version_get(dataset=dataset, number=number)
-    frame, columns, balance = selectors.version_profile(version=version)
-    histograms = {}
+    columns, balance = selectors.version_profile(version=version)
     # The target first: its class balance (or its distribution) is what a learner looks for.
-    for column in sorted(columns[:40], key=lambda c: c.name != dataset.target):
+    charted = sorted(columns, key=lambda c: c.name != dataset.target)[:MAX_CHARTS]
+    histograms = {}
+    for column in charted:
         if column.name == dataset.target and balance:
             histograms[column.name] = charts.bars_html(balance, f"{column.name}: class balance")
         elif column.numeric:
-            histograms[column.name] = charts.histogram_html(frame[column.name].dropna().tolist(), column.name)
+            histograms[column.name] = charts.histogram_html(column.bins, column.name)
         else:
-            histograms[column.name] = charts.bars_html(column.top, column.name)
+            histograms[column.name] = charts.bars_html(column.bars, column.name)
     context = {
         "dataset": dataset,
         "version": version,

@@ -5,11 +5,9 @@ content hashes that identify a version, and column profiles.
 import csv
 import hashlib
 import io
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn import datasets as sk_datasets
 
 # Re-exported: callers that compute with datasets read the catalog through this module.
 from sandbox.ml.catalog import (  # noqa: F401
@@ -21,6 +19,7 @@ from sandbox.ml.catalog import (  # noqa: F401
     REGRESSION,
     TARGET,
 )
+from sandbox.ml.profiles import MAX_BARS, MAX_BINS, ColumnProfile
 
 
 class CsvProblem(ValueError):
@@ -29,6 +28,9 @@ class CsvProblem(ValueError):
 
 def load_builtin(name: str) -> pd.DataFrame:
     """A built-in scikit-learn set as one frame whose last column is `target`. Nothing is downloaded."""
+    # Imported here: reading or profiling a stored version (the web process) needs no scikit-learn.
+    from sklearn import datasets as sk_datasets
+
     loader = getattr(sk_datasets, BUILTIN[name][0])
     bunch = loader(as_frame=True)
     frame = bunch.frame.copy()
@@ -150,18 +152,51 @@ def parse_csv(
     return frame
 
 
-@dataclass
-class ColumnProfile:
-    name: str
-    dtype: str
-    missing: int
-    unique: int
-    numeric: bool
-    mean: float | None = None
-    std: float | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    top: list[tuple[str, int]] = field(default_factory=list)
+def _bin_count(values: np.ndarray, span: float, max_bins: int) -> int:
+    """numpy's "auto" rule (the narrower of Freedman–Diaconis and Sturges bins), capped at `max_bins`.
+
+    Computed here rather than by numpy, which would first build every edge of a rule that asks
+    for billions of bins (one far outlier beside a narrow bulk).
+    """
+    sturges = span / (np.log2(values.size) + 1)
+    q75, q25 = np.percentile(values, [75, 25])
+    fd = 2 * (q75 - q25) / np.cbrt(values.size)
+    width = min(fd, sturges) if fd > 0 else sturges
+    return int(min(max_bins, max(1, np.ceil(span / width))))
+
+
+def histogram(values: np.ndarray, max_bins: int = MAX_BINS) -> list[tuple[float, float, int]]:
+    """Bins of the finite values, as (low, high, count): one per whole number when the values are
+    whole numbers over a short range, otherwise at most `max_bins` bins of equal width.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return []
+    low, high = float(values.min()), float(values.max())
+    if low == high:
+        return [(low, high, int(values.size))]
+    span = high - low
+    if np.isfinite(span) and span < max_bins and max(-low, high) < 2**52 and np.all(values == np.round(values)):
+        edges = np.arange(low - 0.5, high + 1.0)
+    elif np.isfinite(span):
+        edges = np.linspace(low, high, _bin_count(values, span, max_bins) + 1)
+    else:
+        # A span wider than a float holds (values near ±1.8e308): equal bins, computed from halves.
+        edges = np.linspace(low / 2, high / 2, max_bins + 1) * 2
+        edges[0], edges[-1] = low, high
+    counts, edges = np.histogram(values, bins=edges)
+    return [(float(a), float(b), int(n)) for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True)]
+
+
+def capped_counts(counts: pd.Series, limit: int = MAX_BARS) -> list[tuple[str, int]]:
+    """The `limit` largest counts, and the sum of the rest as one "other (N values)" pair."""
+    counts = counts.sort_values(ascending=False, kind="mergesort")
+    pairs = [(str(k), int(v)) for k, v in counts.head(limit).items()]
+    if len(counts) > limit:
+        rest = counts.iloc[limit:]
+        pairs.append((f"other ({len(rest):,} values)", int(rest.sum())))
+    return pairs
 
 
 def profile(frame: pd.DataFrame) -> list[ColumnProfile]:
@@ -177,13 +212,22 @@ def profile(frame: pd.DataFrame) -> list[ColumnProfile]:
             numeric=numeric,
         )
         if numeric and series.notna().any():
-            column.mean, column.std = float(series.mean()), float(series.std())
+            # Values near the float limit overflow the variance: it is shown as it comes out (inf or nan).
+            with np.errstate(over="ignore", invalid="ignore"):
+                column.mean, column.std = float(series.mean()), float(series.std())
             column.minimum, column.maximum = float(series.min()), float(series.max())
+            column.bins = histogram(series.dropna().to_numpy(dtype=float))
         else:
-            column.top = [(str(k), int(v)) for k, v in series.value_counts().head(5).items()]
+            counts = series.value_counts()
+            column.top = [(str(k), int(v)) for k, v in counts.head(5).items()]
+            column.bars = capped_counts(counts)
         columns.append(column)
     return columns
 
 
 def class_balance(frame: pd.DataFrame, target: str) -> list[tuple[str, int]]:
-    return [(str(k), int(v)) for k, v in frame[target].value_counts().sort_index().items()]
+    """Rows per class in label order; past MAX_BARS classes, the largest ones and one "other" bar."""
+    counts = frame[target].value_counts()
+    if len(counts) > MAX_BARS:
+        return capped_counts(counts)
+    return [(str(k), int(v)) for k, v in counts.sort_index().items()]

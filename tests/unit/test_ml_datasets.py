@@ -87,3 +87,55 @@ def test_the_profile_summarises_each_column() -> None:
     assert (numeric.missing, numeric.mean, numeric.minimum, numeric.maximum) == (1, 1.5, 1.0, 2.0)
     assert text.top == [("a", 2), ("b", 1)]
     assert ml.class_balance(frame, "s") == [("a", 2), ("b", 1)]
+
+
+def test_a_histogram_has_one_bin_per_whole_number_over_a_short_range() -> None:
+    bins = ml.histogram(np.array([0, 1, 1, 3, np.nan]))
+    assert bins == [(-0.5, 0.5, 1), (0.5, 1.5, 2), (1.5, 2.5, 0), (2.5, 3.5, 1)]
+
+
+def test_a_histogram_of_many_rows_has_at_most_max_bins_and_counts_every_finite_value() -> None:
+    values = np.random.default_rng(0).normal(size=200_000)
+    values[:10] = [np.inf, -np.inf, np.nan] + [1e12] * 7
+    bins = ml.histogram(values)
+    assert 1 < len(bins) <= ml.MAX_BINS
+    assert sum(count for _, _, count in bins) == 200_000 - 3
+    assert bins[0][0] == values[np.isfinite(values)].min()
+    assert bins[-1][1] == 1e12
+    assert all(low < high for low, high, _ in bins)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1e308, -1e308, 0.0], [7.5], [1e300, 1e300], [0.0] * 1000 + [1e12], [np.inf, np.nan], [True, False, True]],
+)
+def test_a_histogram_of_odd_values_is_a_few_bins_that_count_them(values: list) -> None:
+    array = np.array(values, dtype=float)
+    bins = ml.histogram(array)
+    assert len(bins) <= ml.MAX_BINS
+    assert sum(count for _, _, count in bins) == np.isfinite(array).sum()
+
+
+def test_counts_past_the_cap_are_one_other_bar() -> None:
+    counts = pd.Series([f"v{n:02d}" for n in range(20) for _ in range(20 - n)]).value_counts()
+    pairs = ml.capped_counts(counts, limit=3)
+    assert pairs == [("v00", 20), ("v01", 19), ("v02", 18), ("other (17 values)", sum(range(1, 18)))]
+    assert ml.capped_counts(counts.head(3), limit=3) == pairs[:3]
+
+
+def test_the_profile_bins_numbers_and_caps_text() -> None:
+    frame = pd.DataFrame({"n": [1.0, 2.0, 2.0, np.nan] * 50, "s": [f"s{n}" for n in range(200)]})
+    numeric, text = ml.profile(frame)
+    assert numeric.bins == [(0.5, 1.5, 50), (1.5, 2.5, 100)]
+    assert not numeric.bars
+    assert len(text.bars) == ml.MAX_BARS + 1
+    assert sum(count for _, count in text.bars) == 200
+    assert not text.bins
+
+
+def test_a_class_balance_of_many_classes_is_capped() -> None:
+    frame = pd.DataFrame({"y": [n % 40 for n in range(400)]})
+    balance = ml.class_balance(frame, "y")
+    assert len(balance) == ml.MAX_BARS + 1
+    assert sum(count for _, count in balance) == 400
+    assert ml.class_balance(pd.DataFrame({"y": [2, 1, 1]}), "y") == [("1", 2), ("2", 1)]
