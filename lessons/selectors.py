@@ -3,9 +3,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -65,6 +66,8 @@ def _standing_written(**_: object) -> None:
 for _model in (NodeProgress, LessonRead, LearnerProfile):
     post_save.connect(_standing_written, sender=_model, dispatch_uid=f"standing-save-{_model.__name__}")
     post_delete.connect(_standing_written, sender=_model, dispatch_uid=f"standing-delete-{_model.__name__}")
+for _through in (User.user_permissions.through, User.groups.through, Group.permissions.through):
+    m2m_changed.connect(_standing_written, sender=_through, dispatch_uid=f"standing-perms-{_through.__name__}")
 
 
 @dataclass(frozen=True)
@@ -102,13 +105,51 @@ def learner_profile(*, user: User) -> LearnerProfile:
     return LearnerProfile.objects.filter(user=user).first() or LearnerProfile(user=user)
 
 
+def _flags_sql() -> str:
+    """One query for what ModelBackend.has_perm(AUTHOR_PERMISSION) and free_roam() would ask in three."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    profile, perm, ctype = LearnerProfile._meta.db_table, Permission._meta.db_table, ContentType._meta.db_table
+    user_perms = User.user_permissions.through._meta.db_table
+    user_groups = User.groups.through._meta.db_table
+    group_perms = Group.permissions.through._meta.db_table
+    permission = f"JOIN {perm} p ON p.id = x.permission_id JOIN {ctype} ct ON ct.id = p.content_type_id"
+    wanted = "p.codename = %s AND ct.app_label = %s"
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM {profile} WHERE user_id = %s AND free_roam = %s),"
+        f" EXISTS (SELECT 1 FROM {user_perms} x {permission} WHERE x.user_id = %s AND {wanted})"
+        f" OR EXISTS (SELECT 1 FROM {user_groups} ug JOIN {group_perms} x ON x.group_id = ug.group_id {permission}"
+        f" WHERE ug.user_id = %s AND {wanted})"
+    )
+
+
+def _learner_flags(user: User) -> tuple[bool, bool]:
+    """(is an author, has free roam on), read in one query and kept on the user for the request."""
+    cached = getattr(user, "_lab_flags", None)
+    if cached is not None and cached[0] == _standing_writes[0]:
+        return cached[1]
+    writes = _standing_writes[0]
+    if not user.is_authenticated:
+        return (False, False)
+    app_label, codename = AUTHOR_PERMISSION.split(".")
+    with connection.cursor() as cursor:
+        cursor.execute(_flags_sql(), [user.pk, True, user.pk, codename, app_label, user.pk, codename, app_label])
+        roam, granted = cursor.fetchone()
+    flags = (user.is_active and (user.is_superuser or bool(granted)), bool(roam))
+    user._lab_flags = (writes, flags)
+    return flags
+
+
 def is_author(user: User) -> bool:
-    return user.is_authenticated and user.has_perm(AUTHOR_PERMISSION)
+    """Whether the user may author the course: the permission, held directly or through a group, or superuser."""
+    return user.is_authenticated and _learner_flags(user)[0]
 
 
 def roams_freely(user: User) -> bool:
     """Whether no stage is locked for this user: free roam is on, or they author the course."""
-    return is_author(user) or free_roam(user)
+    author, roam = _learner_flags(user)
+    return author or roam
 
 
 def _join_titles(titles: list[str]) -> str:

@@ -5,13 +5,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lessons import selectors, services
+from lessons.course import course_snapshot, fragment
 from lessons.forms import FreeRoamForm
-from lessons.models import FaqEntry, GlossaryTerm, Lesson, Node
+from lessons.models import FaqEntry, Lesson, Node
 from mlopslab.refusals import refusal_response, wants_json
 
 View = Callable[..., HttpResponse]
@@ -57,14 +60,24 @@ def _readable_lesson(request: HttpRequest, node_slug: str, lesson_slug: str) -> 
 @require_GET
 def lifecycle_map(request: HttpRequest) -> HttpResponse:
     states = selectors.lifecycle_map(user=request.user)
-    context = {
-        "states": states,
-        "rows": max((s.depth for s in states), default=0) + 1,
-        "lanes": max((s.lane for s in states), default=0) + 1,
-        "progress": selectors.course_progress(states),
-        "map_problem": selectors.map_problem(),
-    }
-    return render(request, "lessons/map.html", context)
+    # What the map shows depends on the course and on each stage's state and lessons read, nothing else:
+    # learners at the same standing share one rendering (most new learners, and every revisit).
+    standing = tuple((s.node.pk, s.state, s.lessons_read) for s in states)
+
+    def render_body() -> str:
+        by_slug = {s.node.slug: s for s in states}
+        context = {
+            "states": states,
+            "edges": [(by_slug[slug], s) for s in states for slug in s.prerequisite_slugs if slug in by_slug],
+            "rows": max((s.depth for s in states), default=0) + 1,
+            "lanes": max((s.lane for s in states), default=0) + 1,
+            "progress": selectors.course_progress(states),
+            "map_problem": selectors.map_problem(),
+        }
+        return render_to_string("lessons/partials/map_body.html", context)
+
+    body = fragment(course_snapshot(), ("map", standing), render_body)
+    return render(request, "lessons/map.html", {"map_body": mark_safe(body)})
 
 
 @login_required
@@ -96,7 +109,8 @@ def lesson_detail(request: HttpRequest, node_slug: str, lesson_slug: str) -> Htt
     lesson = _readable_lesson(request, node_slug, lesson_slug)
     lessons = selectors.node_lessons(user=request.user, node=lesson.node)
     index = next(i for i, item in enumerate(lessons) if item.pk == lesson.pk)
-    terms = GlossaryTerm.objects.filter(slug__in=lesson.glossary_terms)
+    used = set(lesson.glossary_terms)
+    terms = [term for term in course_snapshot().glossary if term.slug in used]
     context = {
         "lesson": lesson,
         "lesson_html": selectors.lesson_html(user=request.user, lesson=lesson),
@@ -134,9 +148,16 @@ def lesson_mark_read(request: HttpRequest, node_slug: str, lesson_slug: str) -> 
 @require_GET
 def glossary(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100]
-    terms = selectors.glossary_search(query=query)
-    template = "lessons/glossary.html#term-list" if request.htmx else "lessons/glossary.html"
-    return render(request, template, {"terms": terms, "query": query})
+
+    def render_terms() -> str:
+        context = {"terms": selectors.glossary_search(query=query), "query": query}
+        return render_to_string("lessons/glossary.html#term-list", context)
+
+    # The whole list is the same for everyone until the glossary changes; a search is rendered as asked.
+    terms = fragment(course_snapshot(), ("glossary",), render_terms) if not query.strip() else render_terms()
+    if request.htmx:
+        return HttpResponse(terms)
+    return render(request, "lessons/glossary.html", {"term_list": mark_safe(terms), "query": query})
 
 
 @require_GET
