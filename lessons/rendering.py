@@ -8,6 +8,8 @@ runs per request, over that sanitized HTML, to show which linked stages are
 locked for the learner reading it.
 """
 
+from __future__ import annotations
+
 import functools
 import hashlib
 import importlib.metadata
@@ -16,18 +18,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nh3
 from django.utils.safestring import SafeString, mark_safe
-from markdown_it import MarkdownIt
-from markdown_it.rules_core import StateCore
-from markdown_it.token import Token
-from mdit_py_plugins.anchors import anchors_plugin
-from mdit_py_plugins.container import container_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
+
+if TYPE_CHECKING:
+    # markdown-it is imported where a parser is built: importing it costs each process that only
+    # serves pages (and shows stored HTML) about 60 ms of its start.
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+    from markdown_it.token import Token
 
 # Raise this when a change to the rendering is not in this file or in the version of a library below
 # (a template filter it relies on, say): content sync then renders every fragment again.
@@ -94,7 +99,7 @@ class Rendered:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Rendered":
+    def from_json(cls, data: dict) -> Rendered:
         return cls(
             html=data["html"],
             toc=data["toc"],
@@ -204,17 +209,23 @@ class _GlossaryLinker:
                 linked.append(slug)
                 if match.start():
                     result.append(_text_token(state, text[: match.start()]))
-                opening = Token("link_open", "a", 1)
+                opening = _token("link_open", "a", 1)
                 opening.attrs = {"href": f"/glossary/#{slug}", "class": "term", "data-term": slug}
-                result += [opening, _text_token(state, match.group(0)), Token("link_close", "a", -1)]
+                result += [opening, _text_token(state, match.group(0)), _token("link_close", "a", -1)]
                 text = text[match.end() :]
             if text:
                 result.append(_text_token(state, text))
         return result
 
 
+def _token(kind: str, tag: str, nesting: int) -> Token:
+    from markdown_it.token import Token
+
+    return Token(kind, tag, nesting)
+
+
 def _text_token(state: StateCore, content: str) -> Token:
-    token = Token("text", "", 0)
+    token = _token("text", "", 0)
     token.content = content
     return token
 
@@ -298,6 +309,10 @@ def _count_words(tokens: list[Token]) -> int:
 
 
 def _parser(glossary: Iterable[GlossaryEntry], resolver: LinkResolver | None) -> MarkdownIt:
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.anchors import anchors_plugin
+    from mdit_py_plugins.container import container_plugin
+
     md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight, "typographer": False}).enable(
         ["table", "strikethrough"]
     )

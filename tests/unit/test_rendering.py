@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from html.parser import HTMLParser
 
 from hypothesis import given, settings
@@ -159,3 +162,15 @@ def test_words_are_counted_and_reading_time_rounded() -> None:
     rendered = render_markdown("word " * 450)
     assert rendered.word_count == 450
     assert rendered.reading_minutes == 2
+
+
+def test_a_process_that_serves_pages_does_not_import_the_markdown_parser() -> None:
+    # Pages show HTML rendered when content changed; only a sync or an admin save needs markdown-it.
+    code = (
+        "import sys, django; django.setup(); import mlopslab.urls, lessons.views, lessons.admin; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'markdown_it', 'mdit_py_plugins'}))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mlopslab.settings"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+    assert render_markdown("*still renders*").html == "<p><em>still renders</em></p>\n"
