@@ -84,6 +84,12 @@ def _plain(value: object) -> object:
     raise TypeError(f"A figure cannot carry {type(value).__name__} values.")
 
 
+def _scalar(value: object) -> object:
+    if hasattr(value, "item"):  # a numpy scalar
+        return value.item()
+    raise TypeError(f"A figure cannot carry {type(value).__name__} values.")
+
+
 def figure_element(figure: dict, *, height: int) -> SafeString:
     """An empty chart box and the figure as a JSON data block beside it, drawn by static/js/site.js.
 
@@ -91,7 +97,11 @@ def figure_element(figure: dict, *, height: int) -> SafeString:
     as data: a `<script type="application/json">` block is never executed.
     """
     spec_id = f"figure-{uuid.uuid4().hex[:12]}"
-    spec = json.dumps(_plain({**figure, "config": CONFIG}), separators=(",", ":"), allow_nan=False)
+    figure = {**figure, "config": CONFIG}
+    try:
+        spec = json.dumps(figure, separators=(",", ":"), allow_nan=False, default=_scalar)
+    except ValueError:  # a NaN or an infinity somewhere: walk the figure to make them null
+        spec = json.dumps(_plain(figure), separators=(",", ":"), allow_nan=False)
     return format_html(
         '<div class="plotly-graph-div" data-figure="{}" style="height: {}px; width: 100%"></div>'
         '<script type="application/json" id="{}">{}</script>',

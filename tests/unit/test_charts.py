@@ -6,6 +6,7 @@ import math
 import random
 import re
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -74,6 +75,8 @@ def test_a_figure_carries_no_nan_or_infinity_and_no_markup() -> None:
     assert figure["data"][0]["y"] == [None, None]
     assert figure["data"][0]["x"][0] == "</script><b>"
     assert figure["layout"]["title"]["text"] == "t & <u>"
+    numpy_values = figure_html([{"type": "bar", "y": [np.int64(3), np.float32(0.5), np.float64("nan")]}], "numpy")
+    assert json.loads(FIGURE.findall(numpy_values)[0])["data"][0]["y"] == [3, 0.5, None]
     with pytest.raises(TypeError, match="cannot carry"):
         figure_html([{"type": "bar", "x": {1, 2}}], "a set")
 
