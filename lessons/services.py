@@ -134,8 +134,9 @@ class _RenderCache:
     def digest(*parts: str) -> str:
         digest = hashlib.sha256(renderer_digest().encode())
         for part in parts:
-            digest.update(b"\0%d\0" % len(part))
-            digest.update(part.encode())
+            data = part.encode()
+            digest.update(b"\0%d\0" % len(data))
+            digest.update(data)
         return digest.hexdigest()
 
     def render(self, digest: str, render: Callable[[], Rendered]) -> Rendered:
