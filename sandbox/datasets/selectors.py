@@ -46,7 +46,7 @@ def version_frame(version: DatasetVersion) -> pd.DataFrame:
         return pd.read_csv(handle)
 
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2
 """Bumped whenever ColumnProfile or the binning changes, so that no profile is read in an older shape."""
 
 

@@ -21,6 +21,11 @@ from sandbox.ml.catalog import (  # noqa: F401
 )
 from sandbox.ml.profiles import MAX_BARS, MAX_BINS, ColumnProfile
 
+MAX_NAME_CHARS = 100
+"""The longest column name an upload may have: names are shown on every page that lists columns."""
+MAX_LABEL_CHARS = 40
+"""A value shown in a profile (most common values, bar labels) is cut to this many characters."""
+
 
 class CsvProblem(ValueError):
     """An upload that cannot be used; the message names the problem for the learner."""
@@ -128,6 +133,11 @@ def parse_csv(
         names = [name.strip() for name in header]
         if any(not name for name in names):
             raise CsvProblem(f"Column {names.index('') + 1} of the header row has no name.")
+        long = next((n for n, name in enumerate(names, start=1) if len(name) > MAX_NAME_CHARS), None)
+        if long:
+            raise CsvProblem(
+                f"The name of column {long} is {len(names[long - 1]):,} characters long; the limit is {MAX_NAME_CHARS}."
+            )
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise CsvProblem(f"The header names {', '.join(repr(d) for d in duplicates)} more than once.")
@@ -189,10 +199,28 @@ def histogram(values: np.ndarray, max_bins: int = MAX_BINS) -> list[tuple[float,
     return [(float(a), float(b), int(n)) for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True)]
 
 
+def label(value: object) -> str:
+    """`value` as a profile shows it: at most MAX_LABEL_CHARS characters, an ellipsis ending a cut one."""
+    text = str(value)
+    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "…"
+
+
+def _bar_labels(values: object) -> list[str]:
+    """Labels for bars, one per value: two long values cut to the same text are told apart by a number."""
+    seen: dict[str, int] = {}
+    labels = []
+    for value in values:
+        text = label(value)
+        seen[text] = seen.get(text, 0) + 1
+        labels.append(text if seen[text] == 1 else f"{text} ({seen[text]})")
+    return labels
+
+
 def capped_counts(counts: pd.Series, limit: int = MAX_BARS) -> list[tuple[str, int]]:
     """The `limit` largest counts, and the sum of the rest as one "other (N values)" pair."""
     counts = counts.sort_values(ascending=False, kind="mergesort")
-    pairs = [(str(k), int(v)) for k, v in counts.head(limit).items()]
+    head = counts.head(limit)
+    pairs = [(text, int(v)) for text, v in zip(_bar_labels(head.index), head, strict=True)]
     if len(counts) > limit:
         rest = counts.iloc[limit:]
         pairs.append((f"other ({len(rest):,} values)", int(rest.sum())))
@@ -219,7 +247,7 @@ def profile(frame: pd.DataFrame) -> list[ColumnProfile]:
             column.bins = histogram(series.dropna().to_numpy(dtype=float))
         else:
             counts = series.value_counts()
-            column.top = [(str(k), int(v)) for k, v in counts.head(5).items()]
+            column.top = [(label(k), int(v)) for k, v in counts.head(5).items()]
             column.bars = capped_counts(counts)
         columns.append(column)
     return columns
@@ -230,4 +258,5 @@ def class_balance(frame: pd.DataFrame, target: str) -> list[tuple[str, int]]:
     counts = frame[target].value_counts()
     if len(counts) > MAX_BARS:
         return capped_counts(counts)
-    return [(str(k), int(v)) for k, v in counts.sort_index().items()]
+    counts = counts.sort_index()
+    return [(text, int(v)) for text, v in zip(_bar_labels(counts.index), counts, strict=True)]

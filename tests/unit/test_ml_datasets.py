@@ -139,3 +139,19 @@ def test_a_class_balance_of_many_classes_is_capped() -> None:
     assert len(balance) == ml.MAX_BARS + 1
     assert sum(count for _, count in balance) == 400
     assert ml.class_balance(pd.DataFrame({"y": [2, 1, 1]}), "y") == [("1", 2), ("2", 1)]
+
+
+def test_a_profile_cuts_long_values_and_tells_apart_those_cut_alike() -> None:
+    long = "x" * 200
+    frame = pd.DataFrame({"s": [long + "a"] * 3 + [long + "b"] * 2 + ["short"]})
+    (text,) = ml.profile(frame)
+    assert text.top == [("x" * 39 + "…", 3), ("x" * 39 + "…", 2), ("short", 1)]
+    assert [name for name, _ in text.bars] == ["x" * 39 + "…", "x" * 39 + "… (2)", "short"]
+    assert ml.class_balance(frame, "s") == [("short", 1), ("x" * 39 + "…", 3), ("x" * 39 + "… (2)", 2)]
+
+
+def test_a_column_name_past_the_limit_is_refused() -> None:
+    raw = ("a," + "n" * (ml.MAX_NAME_CHARS + 1) + "\n1,2\n").encode()
+    with pytest.raises(ml.CsvProblem, match=r"The name of column 2 is 101 characters long; the limit is 100\."):
+        ml.parse_csv(raw)
+    assert list(ml.parse_csv(("a," + "n" * ml.MAX_NAME_CHARS + "\n1,2\n").encode()).columns)[1] == "n" * 100

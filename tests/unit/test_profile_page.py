@@ -7,6 +7,7 @@ only where a chart is drawn.
 import json
 import re
 
+import pandas as pd
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -136,6 +137,26 @@ def test_a_column_of_hostile_numbers_still_profiles(learner: User, learner_clien
     # JSON has neither; JSON.parse would refuse the block.
     assert "NaN" not in blocks
     assert "Infinity" not in blocks
+
+
+def test_the_widest_upload_with_the_longest_names_and_values_still_has_a_small_profile(
+    learner: User, learner_client: Client
+) -> None:
+    rows = 30
+    columns = {}
+    for n in range(ml.MAX_COLUMNS // 2):
+        columns[f"{n:03d}".ljust(ml.MAX_NAME_CHARS, "n")] = [n * 1.000001 + r / 7 for r in range(rows)]
+    for n in range(ml.MAX_COLUMNS // 2 - 1):
+        columns[f"{n:03d}".ljust(ml.MAX_NAME_CHARS, "t")] = [f"{r % 15:02d}".ljust(1000, "v") for r in range(rows)]
+    columns["target"] = [r % 2 for r in range(rows)]
+    dataset = _upload(learner, pd.DataFrame(columns), "target")
+    version = dataset.versions.get()
+    assert version.columns == ml.MAX_COLUMNS
+    response = learner_client.get(_profile_url(dataset, version))
+    assert response.status_code == 200
+    assert len(response.content) <= MAX_PAGE_BYTES
+    assert "v" * 100 not in response.content.decode()  # values are cut to a few words
+    assert len(_figures(response.content.decode())) == 40
 
 
 def test_another_learners_profile_is_not_found(learner: User, other_learner: User, client: Client) -> None:
