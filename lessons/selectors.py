@@ -14,7 +14,17 @@ from lessons import prerequisites
 from lessons.attempts import attempt_as_of
 from lessons.challenges import ChallengeStatus, challenge_status
 from lessons.course import course_snapshot
-from lessons.models import GlossaryTerm, LearnerProfile, Lesson, LessonRead, Node, NodeProgress, Question, QuizAttempt
+from lessons.models import (
+    GlossaryTerm,
+    LearnerProfile,
+    Lesson,
+    LessonRead,
+    Node,
+    NodeProgress,
+    Question,
+    QuizAttempt,
+    ReviewCard,
+)
 from lessons.rendering import mark_locked_links
 from mlopslab.refusals import Refused
 
@@ -63,7 +73,7 @@ def _standing_written(**_: object) -> None:
     _standing_writes[0] += 1
 
 
-for _model in (NodeProgress, LessonRead, LearnerProfile):
+for _model in (NodeProgress, LessonRead, LearnerProfile, ReviewCard):
     post_save.connect(_standing_written, sender=_model, dispatch_uid=f"standing-save-{_model.__name__}")
     post_delete.connect(_standing_written, sender=_model, dispatch_uid=f"standing-delete-{_model.__name__}")
 for _through in (User.user_permissions.through, User.groups.through, Group.permissions.through):
@@ -78,22 +88,86 @@ class Standing:
     started: frozenset[int]
     reads: frozenset[int]
     """Ids of the lessons the learner has read."""
-    roaming: bool
+    author: bool
+    """Holds the authoring permission (directly or through a group), or is a superuser."""
+    free_roam: bool
+    reviews_due: int
     writes: int = 0
+
+    @property
+    def roaming(self) -> bool:
+        return self.author or self.free_roam
+
+
+def _standing_sql() -> str:
+    """Every row `learner_standing` needs, in one round trip: progress, reads, reviews due, free roam, author."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    table = {
+        "progress": NodeProgress._meta.db_table,
+        "read": LessonRead._meta.db_table,
+        "card": ReviewCard._meta.db_table,
+        "profile": LearnerProfile._meta.db_table,
+        "perm": Permission._meta.db_table,
+        "ctype": ContentType._meta.db_table,
+        "user_perms": User.user_permissions.through._meta.db_table,
+        "user_groups": User.groups.through._meta.db_table,
+        "group_perms": Group.permissions.through._meta.db_table,
+    }
+    permission = "JOIN {perm} p ON p.id = x.permission_id JOIN {ctype} ct ON ct.id = p.content_type_id".format(**table)
+    wanted = "p.codename = %s AND ct.app_label = %s"
+    return (
+        "SELECT 1, node_id, CASE WHEN completed_at IS NULL THEN 0 ELSE 1 END FROM {progress} WHERE user_id = %s"
+        " UNION ALL SELECT 2, lesson_id, 0 FROM {read} WHERE user_id = %s"
+        " UNION ALL SELECT 3, COUNT(*), 0 FROM {card} WHERE user_id = %s AND due <= %s"
+        " UNION ALL SELECT 4,"
+        " CASE WHEN EXISTS (SELECT 1 FROM {profile} WHERE user_id = %s AND free_roam = %s) THEN 1 ELSE 0 END,"
+        " CASE WHEN EXISTS (SELECT 1 FROM {user_perms} x " + permission + " WHERE x.user_id = %s AND " + wanted + ")"
+        " OR EXISTS (SELECT 1 FROM {user_groups} ug JOIN {group_perms} x ON x.group_id = ug.group_id "
+        + permission
+        + " WHERE ug.user_id = %s AND "
+        + wanted
+        + ") THEN 1 ELSE 0 END"
+    ).format(**table)
 
 
 def learner_standing(user: User) -> Standing:
-    """The learner's completed and started stages, read lessons and free roam, kept on the user for the request."""
+    """The learner's stages, reads, reviews due, free roam and authoring, in one query kept on the user object.
+
+    What ModelBackend.has_perm, free_roam(), reviews_due().count() and two progress queries asked in six
+    round trips on every page. Kept for the request: any save or delete of progress, reads, review cards,
+    profile or permissions in this process makes the next call read again.
+    """
     cached = getattr(user, "_lab_standing", None)
     if cached is not None and cached.writes == _standing_writes[0]:
         return cached
     writes = _standing_writes[0]
-    rows = list(NodeProgress.objects.filter(user=user).values_list("node_id", "completed_at"))
+    app_label, codename = AUTHOR_PERMISSION.split(".")
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [user.pk, user.pk, user.pk, now, user.pk, True, user.pk, codename, app_label, user.pk, codename, app_label]
+    with connection.cursor() as cursor:
+        cursor.execute(_standing_sql(), params)
+        rows = cursor.fetchall()
+    completed, started, reads, reviews, roam, granted = set(), set(), set(), 0, False, False
+    for kind, value, flag in rows:
+        if kind == 1:
+            started.add(value)
+            if flag:
+                completed.add(value)
+        elif kind == 2:
+            reads.add(value)
+        elif kind == 3:
+            reviews = value
+        else:
+            roam, granted = bool(value), bool(flag)
     standing = Standing(
-        completed=frozenset(node for node, completed_at in rows if completed_at is not None),
-        started=frozenset(node for node, _ in rows),
-        reads=frozenset(LessonRead.objects.filter(user=user).values_list("lesson_id", flat=True)),
-        roaming=roams_freely(user),
+        completed=frozenset(completed),
+        started=frozenset(started),
+        reads=frozenset(reads),
+        author=user.is_active and (user.is_superuser or granted),
+        free_roam=roam,
+        reviews_due=reviews,
         writes=writes,
     )
     user._lab_standing = standing
@@ -105,51 +179,14 @@ def learner_profile(*, user: User) -> LearnerProfile:
     return LearnerProfile.objects.filter(user=user).first() or LearnerProfile(user=user)
 
 
-def _flags_sql() -> str:
-    """One query for what ModelBackend.has_perm(AUTHOR_PERMISSION) and free_roam() would ask in three."""
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.models import ContentType
-
-    profile, perm, ctype = LearnerProfile._meta.db_table, Permission._meta.db_table, ContentType._meta.db_table
-    user_perms = User.user_permissions.through._meta.db_table
-    user_groups = User.groups.through._meta.db_table
-    group_perms = Group.permissions.through._meta.db_table
-    permission = f"JOIN {perm} p ON p.id = x.permission_id JOIN {ctype} ct ON ct.id = p.content_type_id"
-    wanted = "p.codename = %s AND ct.app_label = %s"
-    return (
-        f"SELECT EXISTS (SELECT 1 FROM {profile} WHERE user_id = %s AND free_roam = %s),"
-        f" EXISTS (SELECT 1 FROM {user_perms} x {permission} WHERE x.user_id = %s AND {wanted})"
-        f" OR EXISTS (SELECT 1 FROM {user_groups} ug JOIN {group_perms} x ON x.group_id = ug.group_id {permission}"
-        f" WHERE ug.user_id = %s AND {wanted})"
-    )
-
-
-def _learner_flags(user: User) -> tuple[bool, bool]:
-    """(is an author, has free roam on), read in one query and kept on the user for the request."""
-    cached = getattr(user, "_lab_flags", None)
-    if cached is not None and cached[0] == _standing_writes[0]:
-        return cached[1]
-    writes = _standing_writes[0]
-    if not user.is_authenticated:
-        return (False, False)
-    app_label, codename = AUTHOR_PERMISSION.split(".")
-    with connection.cursor() as cursor:
-        cursor.execute(_flags_sql(), [user.pk, True, user.pk, codename, app_label, user.pk, codename, app_label])
-        roam, granted = cursor.fetchone()
-    flags = (user.is_active and (user.is_superuser or bool(granted)), bool(roam))
-    user._lab_flags = (writes, flags)
-    return flags
-
-
 def is_author(user: User) -> bool:
     """Whether the user may author the course: the permission, held directly or through a group, or superuser."""
-    return user.is_authenticated and _learner_flags(user)[0]
+    return user.is_authenticated and learner_standing(user).author
 
 
 def roams_freely(user: User) -> bool:
     """Whether no stage is locked for this user: free roam is on, or they author the course."""
-    author, roam = _learner_flags(user)
-    return author or roam
+    return user.is_authenticated and learner_standing(user).roaming
 
 
 def _join_titles(titles: list[str]) -> str:
