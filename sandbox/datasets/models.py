@@ -1,6 +1,14 @@
 from django.conf import settings
 from django.db import models
 
+# The dtypes pandas gives a column of text.
+TEXT_DTYPES = ("object", "str", "string")
+
+
+def schema_has_text(schema: list) -> bool:
+    """Whether some column of a version's schema holds text."""
+    return any(column.get("dtype") in TEXT_DTYPES for column in schema)
+
 
 class Dataset(models.Model):
     class Source(models.TextChoices):
@@ -34,6 +42,9 @@ class DatasetVersion(models.Model):
     schema = models.JSONField(default=list)
     settings = models.JSONField(default=dict, blank=True, help_text="How the content was made (churn settings).")
     file = models.CharField(max_length=200, help_text="Storage path of the CSV, written by the app.")
+    has_text_column = models.BooleanField(
+        default=False, editable=False, help_text="Some column holds text (derived from the schema on save)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -45,6 +56,13 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset} v{self.number}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.has_text_column = schema_has_text(self.schema)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "schema" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "has_text_column"}
+        super().save(*args, **kwargs)
 
     @property
     def short_hash(self) -> str:

@@ -23,7 +23,7 @@ from mlopslab.version import code_version
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.datasets.selectors import version_frame
 from sandbox.jobs.services import job_create
-from sandbox.tracking.models import Experiment, Run
+from sandbox.tracking.models import Experiment, Run, runs_reindex
 from sandbox.tracking.selectors import MAX_COMPARE, runs_for_comparison
 
 # scikit-learn loads with the first run this process checks or trains.
@@ -162,7 +162,10 @@ def run_reveal_test(*, run: Run) -> None:
     if run.status != Run.Status.SUCCEEDED:
         raise RunRefused("Only a finished run has test metrics to reveal.")
     if run.test_revealed_at is None:
-        Run.objects.filter(pk=run.pk).update(test_revealed_at=timezone.now())
+        with transaction.atomic():
+            Run.objects.filter(pk=run.pk).update(test_revealed_at=timezone.now())
+            # The test metrics join the ones the runs table filters and sorts by.
+            runs_reindex(run_ids=[run.pk], groups=["metrics"])
         run.refresh_from_db()
         progress_refresh(user=run.owner)
 
@@ -176,7 +179,9 @@ def run_set_tag(*, run: Run, key: str, value: str) -> None:
     tags = {**run.tags, key: value}
     if len(tags) > 30:
         raise RunRefused("A run may have at most 30 tags.")
-    Run.objects.filter(pk=run.pk).update(tags=tags)
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(tags=tags)
+        runs_reindex(run_ids=[run.pk], groups=["tags"])
     run.tags = tags
 
 
@@ -255,13 +260,15 @@ def run_train(*, run_id: int, on_progress: training.ProgressCallback) -> None:
             status=Run.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
         raise
-    Run.objects.filter(pk=run_id).update(
-        status=Run.Status.SUCCEEDED,
-        metrics=result.metrics,
-        test_metrics=result.test_metrics,
-        charts=result.charts,
-        rows=result.rows,
-        environment=environment(),
-        model_file=saved,
-        finished_at=timezone.now(),
-    )
+    with transaction.atomic():
+        Run.objects.filter(pk=run_id).update(
+            status=Run.Status.SUCCEEDED,
+            metrics=result.metrics,
+            test_metrics=result.test_metrics,
+            charts=result.charts,
+            rows=result.rows,
+            environment=environment(),
+            model_file=saved,
+            finished_at=timezone.now(),
+        )
+        runs_reindex(run_ids=[run_id], groups=["metrics"])
