@@ -1,0 +1,76 @@
+"""Each page's queries are counted: a page that starts asking one more, or asks more as a learner's history
+grows, fails here. The figures are the warm path a running site serves: the course snapshot built once
+(lessons.course), then per request the session, the user, the learner's standing, and what the page shows.
+"""
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from lessons import attempts
+from lessons.models import Lesson, LessonRead, Node, NodeProgress, Question, ReviewCard
+from lessons.services import content_sync
+from tests.content_tree import write_content_tree, write_questions
+
+# session + user + the learner's standing (progress, reads, reviews, free roam, authoring: one query)
+PER_REQUEST = 3
+EXPECTED = {
+    "map": PER_REQUEST,
+    "glossary": PER_REQUEST,
+    "lesson": PER_REQUEST + 1,  # the lesson with its body
+    "quiz": PER_REQUEST + 5,  # the attempt, its questions, their choices, its answers, how many are answered
+}
+
+
+@pytest.fixture
+def learner_with_history(tmp_path: Path, transactional_db: None, django_user_model: type) -> tuple[Client, dict]:
+    root = write_content_tree(tmp_path)
+    write_questions(root)
+    content_sync(root=root)
+    learner = django_user_model.objects.create_user(username="ada", password="correct horse battery")
+    for node in Node.objects.all():
+        NodeProgress.objects.create(user=learner, node=node, completed_at=timezone.now())
+    for lesson in Lesson.objects.all():
+        LessonRead.objects.create(user=learner, lesson=lesson)
+    node = Node.objects.order_by("order").first()
+    attempt = attempts.attempt_start_node(user=learner, node=node)
+    client = Client()
+    client.force_login(learner)
+    lesson = Lesson.objects.select_related("node").order_by("node__order", "order").first()
+    pages = {
+        "map": "/map/",
+        "glossary": "/glossary/",
+        "lesson": lesson.get_absolute_url(),
+        "quiz": f"/quiz/{attempt.pk}/",
+    }
+    return client, {"pages": pages, "learner": learner, "node": node}
+
+
+def _count(client: Client, path: str) -> int:
+    client.get(path)  # warm: the course snapshot and rendered fragments, as a running site has them
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return len(queries.captured_queries)
+
+
+@pytest.mark.parametrize("page", sorted(EXPECTED))
+def test_each_page_asks_a_fixed_number_of_queries(learner_with_history: tuple[Client, dict], page: str) -> None:
+    client, setup = learner_with_history
+    assert _count(client, setup["pages"][page]) == EXPECTED[page]
+
+
+def test_a_longer_history_asks_no_more_queries(learner_with_history: tuple[Client, dict]) -> None:
+    client, setup = learner_with_history
+    before = {page: _count(client, path) for page, path in setup["pages"].items()}
+    learner, node = setup["learner"], setup["node"]
+    for _ in range(30):
+        attempts.attempt_finish(attempt=attempts.attempt_start_node(user=learner, node=node))
+    for question in Question.objects.all():
+        ReviewCard.objects.create(user=learner, question=question, state={}, due=timezone.now())
+    after = {page: _count(client, path) for page, path in setup["pages"].items()}
+    assert after == before
