@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from mlopslab.lazy import lazy_module
@@ -31,9 +31,27 @@ def datasets_owned(*, owner: User) -> QuerySet[Dataset]:
     return Dataset.objects.filter(owner=owner).prefetch_related("versions")
 
 
+SHOWN_RUNS = 10
+"""The dataset page names this many of the runs trained on each version, newest first, and counts the rest."""
+
+
 def dataset_versions(*, dataset: Dataset) -> list[DatasetVersion]:
-    """Newest first, each with the runs trained on it (its lineage)."""
-    return list(dataset.versions.prefetch_related("runs__experiment"))
+    """Newest first, each with its run count and its newest runs (its lineage) as `recent_runs`.
+
+    Only the runs' names are read: a run's charts and metrics can be large, and a version can have
+    thousands of runs, so the page's cost is bounded by what it shows.
+    """
+    # The Run model through the relation: sandbox.datasets does not import sandbox.tracking, which sits above it.
+    runs = DatasetVersion._meta.get_field("runs").related_model
+    recent = runs.objects.only("pk", "name", "dataset_version_id").order_by("-created_at", "-pk")[:SHOWN_RUNS]
+    versions = list(
+        dataset.versions.annotate(run_count=Count("runs")).prefetch_related(
+            Prefetch("runs", queryset=recent, to_attr="recent_runs")
+        )
+    )
+    for version in versions:
+        version.more_runs = version.run_count - len(version.recent_runs)
+    return versions
 
 
 def version_get(*, dataset: Dataset, number: int) -> DatasetVersion:

@@ -12,13 +12,16 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from sandbox.datasets import selectors
 from sandbox.datasets import services as dataset_services
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.ml import datasets as ml
+from sandbox.models import Experiment, Run
 
 pytestmark = pytest.mark.django_db
 
@@ -157,6 +160,26 @@ def test_the_widest_upload_with_the_longest_names_and_values_still_has_a_small_p
     assert len(response.content) <= MAX_PAGE_BYTES
     assert "v" * 100 not in response.content.decode()  # values are cut to a few words
     assert len(_figures(response.content.decode())) == 40
+
+
+def test_the_dataset_page_names_the_newest_runs_of_a_version_and_never_reads_their_charts(
+    learner: User, learner_client: Client
+) -> None:
+    dataset = dataset_services.dataset_create_builtin(owner=learner, name="iris")
+    version = dataset.versions.get()
+    experiment = Experiment.objects.create(owner=learner, name="e", dataset=dataset)
+    Run.objects.bulk_create(
+        Run(experiment=experiment, owner=learner, dataset_version=version, name=f"run-{n:02d}",
+            algorithm="logistic_regression", seed=n, charts={"residuals": {"actual": [0.5] * 1000}})
+        for n in range(selectors.SHOWN_RUNS + 5)
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        html = learner_client.get(reverse("sandbox:dataset", args=[dataset.pk])).content.decode()
+    assert html.count('href="/sandbox/runs/') == selectors.SHOWN_RUNS
+    assert "and 5 more" in html
+    run_queries = [q["sql"] for q in queries.captured_queries if 'FROM "sandbox_run"' in q["sql"]]
+    assert run_queries
+    assert not [sql for sql in run_queries if '"charts"' in sql]
 
 
 def test_another_learners_profile_is_not_found(learner: User, other_learner: User, client: Client) -> None:
