@@ -3,12 +3,21 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.contrib.auth.models import User
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from mlopslab.refusals import Refused
 from sandbox.datasets.models import Dataset
-from sandbox.tracking.models import Experiment, Run
+from sandbox.tracking.models import (
+    KEY_LENGTH,
+    TEXT_LENGTH,
+    Experiment,
+    ExperimentKey,
+    Run,
+    RunValue,
+    ValueKind,
+    as_number,
+)
 
 MAX_COMPARE = 10
 
@@ -22,49 +31,26 @@ class FilterError(Refused):
 
 _CLAUSE = re.compile(r"^\s*(?:(metrics|params|tags)\.)?([A-Za-z_][\w.-]*)\s*(!=|>=|<=|=|>|<)\s*(.+?)\s*$")
 _ATTRIBUTES = {"name", "status", "algorithm", "seed"}
-_OPERATORS = {
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-}
+# Attributes the runs table indexes as values (status changes, so it is sorted by its own index instead).
+_INDEXED_ATTRIBUTES = {"name", "algorithm", "seed"}
+_LOOKUPS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 SCOPES = ("params", "metrics", "tags")
 _NOUNS = {"params": ("parameter", "parameters"), "metrics": ("metric", "metrics"), "tags": ("tag", "tags")}
 # More value columns than this do not fit beside a run's name at 1366 px; past it, params start hidden.
 MAX_DEFAULT_COLUMNS = 10
+# The runs table shows at most this many runs (ten pages), and counts matching runs up to it: past it, a
+# learner is better served by the filter than by scrolling, and no request reads more runs than it shows.
+MAX_ROWS = 1000
+_NOTHING = Q(pk__in=[])
 
-
-def _visible_metrics(run: Run) -> dict:
-    return {**run.metrics, **(run.test_metrics if run.test_revealed_at else {})}
-
-
-def _value(run: Run, scope: str | None, key: str) -> object:
-    if scope == "metrics":
-        return _visible_metrics(run).get(key)
-    if scope == "params" and key == "algorithm" and key not in run.params:
-        # The algorithm is a column of its own here; MLflow users log it as a param and filter it so.
-        return run.algorithm
-    if scope in ("params", "tags"):
-        return getattr(run, scope).get(key)
-    return getattr(run, key)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+Clause = tuple[str | None, str, str, str]
 
 
 def _label(scope: str | None, key: str) -> str:
     return f"{scope}.{key}" if scope else key
 
 
-def parse_run_filter(text: str) -> list[tuple[str | None, str, str, str]]:
+def parse_run_filter(text: str) -> list[Clause]:
     """MLflow-style filter: `metrics.val_f1 > 0.9 and params.max_depth = 5 and status = succeeded`."""
     clauses = []
     for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
@@ -82,55 +68,6 @@ def parse_run_filter(text: str) -> list[tuple[str | None, str, str, str]]:
     return clauses
 
 
-def _known_keys(runs: list[Run]) -> dict[str, set[str]]:
-    """Every param, metric and tag name that some run of the experiment has, as a filter can reach it."""
-    known: dict[str, set[str]] = {scope: set() for scope in SCOPES}
-    for run in runs:
-        known["params"].update(run.params)
-        known["metrics"].update(_visible_metrics(run))
-        known["tags"].update(run.tags)
-    if runs:
-        known["params"].add("algorithm")
-    return known
-
-
-def _check_keys(clauses: list[tuple[str | None, str, str, str]], runs: list[Run]) -> None:
-    known = _known_keys(runs)
-    for scope, key, _, _ in clauses:
-        if scope is None or key in known[scope]:
-            continue
-        if scope == "metrics" and any(key in run.test_metrics for run in runs):
-            raise FilterError(f"{key} is sealed until you reveal a run's test score; filter on validation metrics.")
-        one, many = _NOUNS[scope]
-        names = sorted(known[scope])
-        listing = f"the {many} are {', '.join(names)}" if names else f"no run has any {many} yet"
-        raise FilterError(f"No run in this experiment has a {one} called {key!r}; {listing}.")
-
-
-def _compared(actual: object, operator: str, wanted: str, label: str) -> bool:
-    if isinstance(actual, str | bool):
-        # A text value stays text even when it reads as a number: "5" and 5.0 are not the same param.
-        if operator not in ("=", "!="):
-            raise FilterError(f"{label} is text, so it can only be compared with = or !=, not {operator}.")
-        return _OPERATORS[operator](str(actual), wanted)
-    left, right = _number(actual), _number(wanted)
-    if left is None:
-        raise FilterError(f"{label} holds neither text nor a number, so it cannot be filtered on.")
-    if right is None:
-        raise FilterError(f"{label} is a number, so compare it with a number, not {wanted!r}.")
-    return _OPERATORS[operator](left, right)
-
-
-def _matches(run: Run, clauses: list[tuple[str | None, str, str, str]]) -> bool:
-    for scope, key, operator, wanted in clauses:
-        actual = _value(run, scope, key)
-        if actual is None:
-            return False
-        if not _compared(actual, operator, wanted, _label(scope, key)):
-            return False
-    return True
-
-
 def parse_run_sort(sort: str) -> tuple[str | None, str, bool]:
     """`-metrics.val_f1` → ("metrics", "val_f1", descending); a field the table cannot sort by is a FilterError."""
     descending = sort.startswith("-")
@@ -143,42 +80,191 @@ def parse_run_sort(sort: str) -> tuple[str | None, str, bool]:
     raise FilterError(f"Cannot sort by {field!r}; click a column's header to sort by it.")
 
 
+class _Catalog:
+    """The names an experiment's runs logged, per scope, with the kinds of value each holds: one query."""
+
+    def __init__(self, experiment: Experiment) -> None:
+        self.experiment = experiment
+        self._kinds: dict[str, dict[str, set[int]]] = {scope: {} for scope in ExperimentKey.Scope.values}
+        for scope, name, kind in ExperimentKey.objects.filter(experiment=experiment).values_list(
+            "scope", "name", "kind"
+        ):
+            self._kinds[scope].setdefault(name, set()).add(kind)
+        self._has_runs: bool | None = None
+
+    def names(self, scope: str) -> list[str]:
+        """The params or metrics (validation only) that some run logged: the table's columns."""
+        return sorted(self._kinds[scope])
+
+    def has_runs(self) -> bool:
+        if self._has_runs is None:
+            self._has_runs = self.experiment.runs.exists()
+        return self._has_runs
+
+    def kinds(self, scope: str, key: str) -> set[int]:
+        """The kinds of value `scope.key` holds on the runs where a filter or sort can see it; empty if none."""
+        if scope == "metrics":
+            return self._kinds["metrics"].get(key, set()) | self._kinds["revealed"].get(key, set())
+        kinds = set(self._kinds[scope].get(key, set()))
+        if scope == "params" and key == "algorithm" and self.has_runs():
+            # A run that logs no `algorithm` param is filtered by its algorithm column, as MLflow users expect.
+            kinds.add(ValueKind.TEXT)
+        return kinds
+
+    def known(self, scope: str) -> list[str]:
+        names = set(self._kinds[scope]) | (set(self._kinds["revealed"]) if scope == "metrics" else set())
+        if scope == "params" and self.has_runs():
+            names.add("algorithm")
+        return sorted(names)
+
+    def sealed(self, key: str) -> bool:
+        return key in self._kinds["test"]
+
+
+def _check_clause(catalog: _Catalog, scope: str | None, key: str, operator: str, wanted: str) -> None:
+    """Refuse a condition that cannot match: an unknown name, or a comparison its values do not allow."""
+    label = _label(scope, key)
+    if scope is None:
+        kinds = {ValueKind.NUMBER} if key == "seed" else {ValueKind.TEXT}
+    else:
+        kinds = catalog.kinds(scope, key)
+        if not kinds:
+            if scope == "metrics" and catalog.sealed(key):
+                raise FilterError(f"{key} is sealed until you reveal a run's test score; filter on validation metrics.")
+            one, many = _NOUNS[scope]
+            names = catalog.known(scope)
+            listing = f"the {many} are {', '.join(names)}" if names else f"no run has any {many} yet"
+            raise FilterError(f"No run in this experiment has a {one} called {key!r}; {listing}.")
+    if ValueKind.TEXT in kinds and operator not in ("=", "!="):
+        raise FilterError(f"{label} is text, so it can only be compared with = or !=, not {operator}.")
+    if ValueKind.OTHER in kinds:
+        raise FilterError(f"{label} holds neither text nor a number, so it cannot be filtered on.")
+    if ValueKind.NUMBER in kinds and as_number(wanted) is None:
+        raise FilterError(f"{label} is a number, so compare it with a number, not {wanted!r}.")
+
+
+def _compare(field: str, operator: str, wanted: object) -> Q:
+    """`field operator wanted` as a condition; text holding a NUL, which no column holds, equals nothing."""
+    if isinstance(wanted, str) and "\x00" in wanted:
+        return ~_NOTHING if operator == "!=" else _NOTHING
+    if operator == "=":
+        return Q(**{field: wanted})
+    if operator == "!=":
+        return ~Q(**{field: wanted})
+    return Q(**{f"{field}__{_LOOKUPS[operator]}": wanted})
+
+
+def _clause_condition(catalog: _Catalog, clause: Clause, run: str) -> Q:
+    """The condition on a run (`run` is "" on Run, "run__" on RunValue) that one checked clause asks for."""
+    scope, key, operator, wanted = clause
+    if scope is None and key != "seed":
+        return _compare(f"{run}{key}", operator, wanted)
+    # The seed is compared as its indexed value: the integer column would round 5.5 to 5 and refuse infinity.
+    kinds = {ValueKind.NUMBER} if scope is None else catalog.kinds(scope, key)
+    branches = Q()
+    if ValueKind.NUMBER in kinds:
+        branches |= Q(kind=ValueKind.NUMBER) & _compare("number", operator, float(wanted))
+    if ValueKind.TEXT in kinds:
+        # A text value stays text even when it reads as a number: "5" and 5.0 are not the same param.
+        branches |= Q(kind=ValueKind.TEXT) & _compare("text", operator, wanted[:TEXT_LENGTH])
+    values = RunValue.objects.filter(
+        run_id=OuterRef("run_id" if run else "pk"), scope=scope or RunValue.Scope.ATTRIBUTES, key=key
+    )
+    return Q(Exists(values.filter(branches)))
+
+
+def _conditions(catalog: _Catalog, clauses: list[Clause], run: str) -> Q:
+    condition = Q()
+    for clause in clauses:
+        condition &= _clause_condition(catalog, clause, run)
+    return condition
+
+
+def _value_scope(catalog: _Catalog, scope: str | None, key: str) -> tuple[str, str] | None:
+    """Where the values a sort orders by are indexed, or None when no run has any."""
+    if scope is None:
+        return (RunValue.Scope.ATTRIBUTES, key) if key in _INDEXED_ATTRIBUTES else None
+    if len(key) > KEY_LENGTH or not catalog.kinds(scope, key):
+        return None
+    return scope, key
+
+
+_TABLE_DEFERRED = ("charts", "environment", "note", "rows", "preparation", "split", "error")
+
+
+def _in_order(ids: list[int]) -> list[Run]:
+    found = Run.objects.defer(*_TABLE_DEFERRED).order_by().in_bulk(ids)
+    return [found[pk] for pk in ids]
+
+
+def _sorted_ids(
+    experiment: Experiment, catalog: _Catalog, order: tuple[str | None, str, bool], clauses: list[Clause], limit: int
+) -> list[int]:
+    """The first `limit` matching runs' ids in the sort's order: runs holding a value by it (numbers, then
+    text; the other way round descending), ties newest first, then the runs without one, newest first."""
+    scope, key, descending = order
+    matching = experiment.runs.filter(_conditions(catalog, clauses, ""))
+    if scope is None and key == "status":
+        ids: list[int] = []
+        for status in sorted(Run.Status.values, reverse=descending):
+            more = matching.filter(status=status).order_by("-created_at", "-pk").values_list("pk", flat=True)
+            ids += more[: limit - len(ids)]
+            if len(ids) >= limit:
+                break
+        return ids
+    ids = []
+    source = _value_scope(catalog, scope, key)
+    if source is not None:
+        by = ("-rank", "-number", "-text") if descending else ("rank", "number", "text")
+        values = RunValue.objects.filter(experiment=experiment, scope=source[0], key=source[1])
+        values = values.filter(_conditions(catalog, clauses, "run__")).order_by(*by, "-run_created_at", "-run_id")
+        ids = list(values.values_list("run_id", flat=True)[:limit])
+        if len(ids) >= limit or source[0] == RunValue.Scope.ATTRIBUTES:
+            return ids
+    lacking = matching
+    if source is not None:
+        held = RunValue.objects.filter(run_id=OuterRef("pk"), scope=source[0], key=source[1])
+        lacking = lacking.exclude(Exists(held))
+    return ids + list(lacking.order_by("-created_at", "-pk").values_list("pk", flat=True)[: limit - len(ids)])
+
+
 class RunsTable(NamedTuple):
     runs: list[Run]
-    """The runs that pass the filter, in the asked order."""
+    """The first runs (up to the limit asked for) that pass the filter, in the asked order."""
     param_names: list[str]
     """Every param that some run of the experiment logged, filtered out or not, so the columns stay put."""
     metric_names: list[str]
+    total: int = 0
+    """How many runs pass the filter, counted up to MAX_ROWS + 1: more than MAX_ROWS is not counted on."""
 
 
-def runs_table(*, experiment: Experiment, sort: str = "", filter_text: str = "") -> RunsTable:
-    """The experiment's runs, filtered and sorted, with the param and metric names its columns can show.
+def runs_table(*, experiment: Experiment, sort: str = "", filter_text: str = "", limit: int = MAX_ROWS) -> RunsTable:
+    """The experiment's first `limit` runs, filtered and sorted in the database, with the param and metric names
+    its columns can show; a fixed number of queries, each bounded by what is shown, however many runs there are.
 
     A filter naming a param, metric or tag that no run of the experiment has is refused with the names
-    there are, instead of quietly matching nothing.
+    there are, instead of quietly matching nothing; so is a comparison its values do not allow.
     """
     clauses = parse_run_filter(filter_text)
     order = parse_run_sort(sort) if sort else None
-    table_only = experiment.runs.defer("charts", "environment", "note", "rows", "preparation", "split", "error")
-    every = list(table_only.order_by("-created_at", "-pk"))
-    _check_keys(clauses, every)
-    runs = [run for run in every if _matches(run, clauses)]
-    param_names = sorted({name for run in every for name in run.params})
-    metric_names = sorted({name for run in every for name in run.metrics})
-    if order:
-        scope, key, descending = order
-        present, missing = [], []
-        for run in runs:
-            (missing if _value(run, scope, key) is None else present).append(run)
+    limit = max(1, min(limit, MAX_ROWS))
+    catalog = _Catalog(experiment)
+    for clause in clauses:
+        _check_clause(catalog, *clause)
+    matching = experiment.runs.filter(_conditions(catalog, clauses, ""))
+    if order is None:
+        runs = list(matching.defer(*_TABLE_DEFERRED).order_by("-created_at", "-pk")[: limit + 1])
+    else:
+        runs = _in_order(_sorted_ids(experiment, catalog, order, clauses, limit + 1))
+    total = len(runs)
+    if total > limit:
+        total = matching.values("pk")[: MAX_ROWS + 1].count()
+    return RunsTable(runs[:limit], catalog.names("params"), catalog.names("metrics"), total)
 
-        def sort_key(run: Run) -> tuple:
-            value = _value(run, scope, key)
-            number = _number(value)
-            return (number is None, number if number is not None else 0.0, str(value))
 
-        present.sort(key=sort_key, reverse=descending)
-        runs = present + missing
-    return RunsTable(runs, param_names, metric_names)
+def runs_active(*, experiment: Experiment) -> bool:
+    """Whether a run of the experiment is queued or running (the table polls until none is)."""
+    return experiment.runs.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists()
 
 
 @dataclass(frozen=True)

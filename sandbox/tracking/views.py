@@ -24,8 +24,8 @@ from sandbox.tracking.models import Experiment, Run
 charts = lazy_module("sandbox.charts")
 
 PAGE = 100
-# "Show more" adds a page at a time; past this a learner is better served by the filter.
-MAX_SHOWN = 100_000
+# "Show more" adds a page at a time, up to ten pages; past them a learner is better served by the filter.
+MAX_SHOWN = selectors.MAX_ROWS
 
 
 @login_required
@@ -74,8 +74,9 @@ def _table_query(request: HttpRequest) -> _TableQuery:
     get = request.GET
     # `cols` present, even empty, is a choice the learner made; absent means the default columns.
     cols = [key.strip() for raw in get.getlist("cols") for key in raw.split(",") if key.strip()]
-    shown = whole_number(get.get("shown", ""), maximum=MAX_SHOWN) or PAGE
-    return _TableQuery(get.get("sort", ""), get.get("filter", ""), cols if "cols" in get else None, max(shown, 1))
+    # Past the cap, the capped page: it says to filter instead.
+    shown = min(whole_number(get.get("shown", "")) or PAGE, MAX_SHOWN)
+    return _TableQuery(get.get("sort", ""), get.get("filter", ""), cols if "cols" in get else None, shown)
 
 
 def _breakable(text: str) -> str:
@@ -103,7 +104,9 @@ def _header(query: _TableQuery, field: str, label: str, *, numeric: bool = False
 def _table_context(request: HttpRequest, experiment: Experiment) -> dict:
     query = _table_query(request)
     try:
-        table = selectors.runs_table(experiment=experiment, sort=query.sort, filter_text=query.filter)
+        table = selectors.runs_table(
+            experiment=experiment, sort=query.sort, filter_text=query.filter, limit=query.shown
+        )
         filter_error = ""
     except selectors.FilterError as exc:
         table, filter_error = selectors.RunsTable([], [], []), exc.message
@@ -113,7 +116,8 @@ def _table_context(request: HttpRequest, experiment: Experiment) -> dict:
     shown_columns = [column for column in columns if column.shown]
     if query.cols is not None:
         query = replace(query, cols=[column.key for column in shown_columns])
-    runs = table.runs[: query.shown]
+    runs = table.runs
+    more = table.total > len(runs)
     return {
         "experiment": experiment,
         "runs": runs,
@@ -137,15 +141,19 @@ def _table_context(request: HttpRequest, experiment: Experiment) -> dict:
         ],
         "column_count": len(columns),
         "shown_column_count": len(shown_columns),
-        "more": len(table.runs) > query.shown,
-        "more_url": query.url(shown=query.shown + PAGE),
+        "more": more and query.shown < MAX_SHOWN,
+        "more_url": query.url(shown=min(query.shown + PAGE, MAX_SHOWN)),
+        "at_cap": more and query.shown >= MAX_SHOWN,
+        "max_shown": f"{MAX_SHOWN:,}",
         "table_url": query.url(),
-        "total": len(table.runs),
+        "total": table.total,
+        "total_label": f"{table.total:,}" if table.total <= MAX_SHOWN else f"more than {MAX_SHOWN:,}",
         "sort": query.sort,
         "filter": query.filter,
         "cols": None if query.cols is None else ",".join(query.cols),
         "filter_error": filter_error,
-        "active": any(run.status in (Run.Status.QUEUED, Run.Status.RUNNING) for run in table.runs),
+        # An unreadable filter shows no runs, so there is nothing to poll for.
+        "active": not filter_error and selectors.runs_active(experiment=experiment),
     }
 
 

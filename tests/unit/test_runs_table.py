@@ -1,10 +1,13 @@
 """The experiment page's runs table: filters a new learner writes, sorting, columns, and the pages around it."""
 
 import html
+import importlib
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
@@ -14,8 +17,9 @@ from django.utils import timezone
 
 from sandbox.datasets import services as dataset_services
 from sandbox.ml import training
-from sandbox.models import Dataset, Experiment, Run
-from sandbox.tracking import selectors
+from sandbox.models import Dataset, DatasetVersion, Experiment, Run
+from sandbox.tracking import models as tracking_models
+from sandbox.tracking import selectors, views
 from sandbox.tracking import services as tracking
 
 pytestmark = pytest.mark.django_db
@@ -127,8 +131,11 @@ def test_an_unknown_key_is_named_on_the_page_with_a_422(learner_client: Client, 
 
 
 def test_revealed_test_metrics_are_known_to_the_filter(mixed: Experiment) -> None:
-    Run.objects.filter(name="tree-entropy").update(test_revealed_at=timezone.now())
+    # Revealed as the run page does it: the test metrics join the values the table filters and sorts by.
+    tracking.run_reveal_test(run=Run.objects.get(name="tree-entropy"))
     assert _names(mixed, "metrics.test_f1 > 0.5") == {"tree-entropy"}
+    runs = selectors.runs_table(experiment=mixed, sort="metrics.test_f1").runs
+    assert [run.name for run in runs] == ["tree-entropy", "tree-gini", "logreg"]
 
 
 def test_an_experiment_without_tags_says_so(experiment: Experiment) -> None:
@@ -363,3 +370,271 @@ def test_the_table_reads_its_runs_in_one_query_however_many_there_are(
         _run(wide, f"more-{depth}", params={"max_depth": depth + 2}, metrics={"val_f1": 0.5})
     with django_assert_num_queries(len(few.captured_queries)):
         assert learner_client.get(url, query).status_code == 200
+
+
+# The runs table as it was read before it moved into the database (da33991): every run loaded, then filtered
+# and sorted in Python. The database's answers must be these, on a set that has every kind of value.
+def _reference_value(run: Run, scope: str | None, key: str) -> object:
+    if scope == "metrics":
+        return {**run.metrics, **(run.test_metrics if run.test_revealed_at else {})}.get(key)
+    if scope == "params" and key == "algorithm" and key not in run.params:
+        return run.algorithm
+    if scope in ("params", "tags"):
+        return getattr(run, scope).get(key)
+    return getattr(run, key)
+
+
+def _reference_number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+_REFERENCE_OPERATORS = {
+    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+}  # fmt: skip
+
+
+def _reference_compared(actual: object, operator: str, wanted: str, label: str) -> bool:
+    if isinstance(actual, str | bool):
+        if operator not in ("=", "!="):
+            raise selectors.FilterError(f"{label} is text, so it can only be compared with = or !=, not {operator}.")
+        return _REFERENCE_OPERATORS[operator](str(actual), wanted)
+    left, right = _reference_number(actual), _reference_number(wanted)
+    if left is None:
+        raise selectors.FilterError(f"{label} holds neither text nor a number, so it cannot be filtered on.")
+    if right is None:
+        raise selectors.FilterError(f"{label} is a number, so compare it with a number, not {wanted!r}.")
+    return _REFERENCE_OPERATORS[operator](left, right)
+
+
+def _reference_table(experiment: Experiment, sort: str, filter_text: str) -> list[str]:
+    clauses = selectors.parse_run_filter(filter_text)
+    order = selectors.parse_run_sort(sort) if sort else None
+    every = list(experiment.runs.order_by("-created_at", "-pk"))
+    known = {scope: set() for scope in selectors.SCOPES}
+    for run in every:
+        known["params"].update(run.params)
+        known["metrics"].update({**run.metrics, **(run.test_metrics if run.test_revealed_at else {})})
+        known["tags"].update(run.tags)
+    if every:
+        known["params"].add("algorithm")
+    for scope, key, _, _ in clauses:
+        if scope is None or key in known[scope]:
+            continue
+        if scope == "metrics" and any(key in run.test_metrics for run in every):
+            raise selectors.FilterError(
+                f"{key} is sealed until you reveal a run's test score; filter on validation metrics."
+            )
+        one, many = {"params": ("parameter", "parameters"), "metrics": ("metric", "metrics"), "tags": ("tag", "tags")}[
+            scope
+        ]
+        names = sorted(known[scope])
+        listing = f"the {many} are {', '.join(names)}" if names else f"no run has any {many} yet"
+        raise selectors.FilterError(f"No run in this experiment has a {one} called {key!r}; {listing}.")
+
+    def matches(run: Run) -> bool:
+        for scope, key, operator, wanted in clauses:
+            actual = _reference_value(run, scope, key)
+            if actual is None or not _reference_compared(actual, operator, wanted, f"{scope}.{key}" if scope else key):
+                return False
+        return True
+
+    runs = [run for run in every if matches(run)]
+    if order:
+        scope, key, descending = order
+        present = [run for run in runs if _reference_value(run, scope, key) is not None]
+        missing = [run for run in runs if _reference_value(run, scope, key) is None]
+
+        def sort_key(run: Run) -> tuple:
+            value = _reference_value(run, scope, key)
+            number = _reference_number(value)
+            return (number is None, number if number is not None else 0.0, str(value))
+
+        present.sort(key=sort_key, reverse=descending)
+        runs = present + missing
+    return [run.name for run in runs]
+
+
+@pytest.fixture
+def every_kind(experiment: Experiment) -> Experiment:
+    """Numbers, text, text that reads as a number, a param holding both, bools, lists, missing keys, ties,
+    revealed and sealed test metrics, an `algorithm` param, statuses, and names that read as numbers."""
+    now = timezone.now()
+    runs = [
+        ("alpha", "decision_tree", {"max_depth": 5, "criterion": "gini", "max_features": "5", "flag": True},
+         {"val_f1": 0.8, "val_loss": 1}, {"test_f1": 0.7}, now, {"team": "a", "n": "10"}, "succeeded", 3),
+        ("Zeta", "decision_tree", {"max_depth": 8, "criterion": "entropy", "max_features": 3, "flag": False},
+         {"val_f1": 0.8, "val_loss": 1.0}, {"test_f1": 0.9}, None, {"team": "b", "n": "9"}, "succeeded", 1),
+        ("10", "random_forest", {"max_depth": 3, "n_estimators": 50, "max_features": "sqrt"},
+         {"val_f1": 0.9}, {"test_f1": 0.95}, now, {"n": "9.5"}, "failed", 2),
+        ("9", "logistic_regression", {"C": 0.5, "layers": [8, 4], "max_features": "5.0"},
+         {"val_f1": 0.65, "cv_f1": 0.6}, {}, None, {}, "queued", 5),
+        ("_custom", "ridge", {"algorithm": "custom", "alpha": 1.0, "max_depth": None},
+         {}, {"sealed_f1": 0.5}, None, {"team": "a"}, "running", 4),
+        ("beta", "decision_tree", {"max_depth": 5, "criterion": "gini", "max_features": 3, "flag": True},
+         {"val_f1": 0.8, "val_loss": 2}, {}, None, {"team": "a", "n": "10"}, "succeeded", 3),
+        ("gamma", "random_forest", {"max_depth": 12, "n_estimators": 200}, {"val_f1": 1e-9}, {}, None,
+         {"team": "ä"}, "succeeded", 7),
+    ]  # fmt: skip
+    for name, algorithm, params, metrics, test_metrics, revealed, tags, status, seed in runs:
+        Run.objects.create(
+            experiment=experiment, owner=experiment.owner, dataset_version=experiment.dataset.versions.get(),
+            name=name, algorithm=algorithm, params=params, metrics=metrics, test_metrics=test_metrics,
+            test_revealed_at=revealed, tags=tags, status=status, seed=seed,
+        )  # fmt: skip
+    return experiment
+
+
+EVERY_FILTER = [
+    "", "params.max_depth > 3", "params.max_depth >= 5 and metrics.val_f1 < 0.85", "params.criterion = gini",
+    "params.criterion != gini", "params.max_features = 5", "params.max_features = 5.0", "params.max_features != 3",
+    "params.max_features = sqrt", "params.max_features > 2", "params.flag = True", "params.flag != True",
+    "params.flag = true", "params.algorithm = custom", "params.algorithm = decision_tree",
+    "params.algorithm != decision_tree", "params.layers = 8", "metrics.val_f1 > 0.5", "metrics.val_f1 <= 0.8",
+    "metrics.val_loss = 1", "metrics.test_f1 > 0.1", "metrics.sealed_f1 > 0", "tags.team = a", "tags.team != a",
+    "tags.n = 10", "tags.n > 9", "status = succeeded", "status != failed", "name = alpha", "name > a",
+    "seed > 2", "seed = 3.0", "seed = 2.5", "seed <= 1e400", "algorithm = ridge", "algorithm != ridge",
+    "params.nope = 1", "tags.nope = x", "metrics.nope > 1", "metrics.val_f1 > abc", "params.max_depth = 1e400",
+    "params.C < 1 and tags.team = a", "tags.team = ä",
+]  # fmt: skip
+EVERY_SORT = [
+    "", "name", "-name", "status", "-status", "algorithm", "-algorithm", "seed", "-seed", "params.max_depth",
+    "-params.max_depth", "params.max_features", "-params.max_features", "params.flag", "-params.flag",
+    "params.algorithm", "-params.algorithm", "params.layers", "metrics.val_f1", "-metrics.val_f1",
+    "metrics.val_loss", "-metrics.test_f1", "metrics.sealed_f1", "tags.n", "-tags.n", "tags.team", "-tags.team",
+    "tags.nothing",
+]  # fmt: skip
+
+
+def _outcome(experiment: Experiment, sort: str, filter_text: str, *, reference: bool) -> tuple[str, object]:
+    try:
+        if reference:
+            return "runs", _reference_table(experiment, sort, filter_text)
+        table = selectors.runs_table(experiment=experiment, sort=sort, filter_text=filter_text)
+        return "runs", [run.name for run in table.runs]
+    except selectors.FilterError as refused:
+        return "refused", refused.message
+
+
+def test_the_database_filters_and_sorts_as_python_did(every_kind: Experiment) -> None:
+    compared = 0
+    for filter_text in EVERY_FILTER:
+        for sort in EVERY_SORT:
+            expected = _outcome(every_kind, sort, filter_text, reference=True)
+            assert _outcome(every_kind, sort, filter_text, reference=False) == expected, (filter_text, sort)
+            compared += expected[0] == "runs" and bool(expected[1])
+    assert compared > 500
+
+
+def test_the_columns_cover_every_run_and_never_the_test_metrics(every_kind: Experiment) -> None:
+    table = selectors.runs_table(experiment=every_kind, filter_text="status = queued")
+    assert [run.name for run in table.runs] == ["9"]
+    assert table.param_names == [
+        "C", "algorithm", "alpha", "criterion", "flag", "layers", "max_depth", "max_features", "n_estimators",
+    ]  # fmt: skip
+    assert table.metric_names == ["cv_f1", "val_f1", "val_loss"]
+
+
+def test_a_tag_set_later_is_filtered_and_sorted_on(every_kind: Experiment) -> None:
+    tracking.run_set_tag(run=Run.objects.get(name="gamma"), key="pick", value="yes")
+    assert _names(every_kind, "tags.pick = yes") == {"gamma"}
+    assert selectors.runs_table(experiment=every_kind, sort="-tags.pick").runs[0].name == "gamma"
+
+
+def _many_runs(experiment: Experiment, count: int) -> None:
+    """`count` more finished runs, written as a data import would: bulk_create, then the run-value index."""
+    version = experiment.dataset.versions.get()
+    Run.objects.bulk_create(
+        Run(
+            experiment=experiment, owner=experiment.owner, dataset_version=version, name=f"bulk-{n}",
+            algorithm="decision_tree", seed=n, status=Run.Status.SUCCEEDED,
+            params={"max_depth": 1 + n % 20, "criterion": ("gini", "entropy")[n % 2]},
+            metrics={"val_f1": (n * 37 % 100) / 100}, tags={"batch": str(n // 10)},
+        )
+        for n in range(count)
+    )  # fmt: skip
+    tracking_models.runs_reindex(experiment=experiment)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"sort": "-metrics.val_f1"},
+        {"sort": "name"},
+        {"sort": "-status"},
+        {"sort": "params.criterion", "filter": "params.max_depth >= 5 and metrics.val_f1 > 0.2"},
+        {"sort": "tags.batch", "filter": "tags.batch != 3 and seed > 4"},
+        {"filter": "params.algorithm = decision_tree", "shown": "20"},
+    ],
+)
+def test_the_table_asks_the_same_queries_for_300_runs_as_for_30(
+    learner_client: Client, experiment: Experiment, query: dict
+) -> None:
+    """A page of 10 runs (20 for the last), full at both sizes, costs the same queries, none reading every run."""
+    query = {"shown": "10", **query}
+    url = reverse("sandbox:experiment", args=[experiment.pk])
+    _many_runs(experiment, 30)
+    learner_client.get(url, query)
+    with CaptureQueriesContext(connection) as few:
+        assert learner_client.get(url, query).status_code == 200
+    counted = len(few.captured_queries)
+    _many_runs(experiment, 270)
+    with CaptureQueriesContext(connection) as many:
+        assert learner_client.get(url, query).status_code == 200
+    assert len(many.captured_queries) == counted
+    # No query reads every run: each is limited, an index look-up, or counts up to the cap.
+    reading = [q["sql"] for q in many.captured_queries if '"sandbox_run"' in q["sql"] and "LIMIT" not in q["sql"]]
+    assert all("COUNT" in sql or "EXISTS" in sql or '"id" IN' in sql for sql in reading), reading
+
+
+def test_shown_is_capped_at_ten_pages_and_says_to_filter(learner_client: Client, experiment: Experiment) -> None:
+    _many_runs(experiment, selectors.MAX_ROWS + 50)
+    url = reverse("sandbox:experiment", args=[experiment.pk])
+    body = learner_client.get(url, {"shown": "50000"}).content.decode()
+    assert body.count('<tr class="run ') == selectors.MAX_ROWS == views.MAX_SHOWN
+    assert "Show more runs" not in body
+    assert "The first 1,000 runs are shown; filter the table to find the others." in body
+    assert 'Runs <span class="muted">(more than 1,000)</span>' in body
+
+    body = learner_client.get(url, {"shown": "900", "sort": "seed"}).content.decode()
+    assert body.count('<tr class="run ') == 900
+    assert "?sort=seed&amp;shown=1000" in body
+    assert "The first 1,000 runs are shown" not in body
+
+    body = learner_client.get(url, {"filter": "params.max_depth = 3"}).content.decode()
+    assert body.count('<tr class="run ') == 53
+    assert 'Runs <span class="muted">(53)</span>' in body
+    assert "Show more runs" not in body
+    for shown in ("0", "-5", "1e9", "9" * 40):
+        assert learner_client.get(url, {"shown": shown}).content.decode().count('<tr class="run ') == 100
+
+
+def test_the_data_migration_fills_the_index_that_saving_writes(every_kind: Experiment) -> None:
+    """0006 fills, for data saved before 0005, exactly what saving a run writes now (its rules are a copy)."""
+    fill = importlib.import_module("sandbox.migrations.0006_fill_run_values").fill
+
+    def index() -> tuple:
+        return (
+            sorted(tracking_models.RunValue.objects.values_list(
+                "run_id", "experiment_id", "scope", "key", "kind", "rank", "number", "text", "run_created_at"
+            )),
+            sorted(tracking_models.ExperimentKey.objects.values_list("experiment_id", "scope", "name", "kind")),
+            sorted(Run.objects.values_list("pk", "config_key", "full_preparation")),
+            sorted(DatasetVersion.objects.values_list("pk", "has_text_column")),
+        )  # fmt: skip
+
+    saved = index()
+    assert len(saved[0]) > 50
+    assert any(has_text for _, has_text in saved[3])
+    tracking_models.RunValue.objects.all().delete()
+    tracking_models.ExperimentKey.objects.all().delete()
+    Run.objects.update(config_key="", full_preparation=False)
+    DatasetVersion.objects.update(has_text_column=False)
+    fill(django_apps, SimpleNamespace(connection=connection))
+    assert index() == saved

@@ -173,11 +173,12 @@ def test_the_runs_table_filters_like_mlflow(experiment: Experiment, text: str, n
             algorithm="decision_tree", params={"max_depth": depth}, seed=1, metrics={"val_f1": depth / 10},
             status=Run.Status.SUCCEEDED, tags={"pick": "yes"} if depth == 6 else {},
         )  # fmt: skip
-    runs, params, metrics = selectors.runs_table(experiment=experiment, filter_text=text)
-    assert {r.name for r in runs} == names
-    runs, _, _ = selectors.runs_table(experiment=experiment, sort="-metrics.val_f1")
+    table = selectors.runs_table(experiment=experiment, filter_text=text)
+    assert {r.name for r in table.runs} == names
+    assert table.total == len(names)
+    runs = selectors.runs_table(experiment=experiment, sort="-metrics.val_f1").runs
     assert [r.name for r in runs] == ["tree-6", "tree-4", "tree-2"]
-    assert (params, metrics) == (["max_depth"], ["val_f1"])
+    assert (table.param_names, table.metric_names) == (["max_depth"], ["val_f1"])
 
 
 @pytest.mark.parametrize("text", ["metrics.val_f1 >> 1", "colour = red", "algorithm > 3"])
