@@ -96,7 +96,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise, which sends static files compressed ahead of time; this compresses pages as they
     # go. Django's GZip pads each response with random bytes against BREACH-style guessing of the CSRF token.
-    "django.middleware.gzip.GZipMiddleware",
+    "mlopslab.compression.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
