@@ -22,6 +22,15 @@ def owned_attempt(request: HttpRequest, attempt_id: int) -> QuizAttempt:
     return attempt
 
 
+def _ordering_items(items: list[str]) -> list[tuple[int, str, list[tuple[str, bool]]]]:
+    """Each item with its position and the options of its position picker, the item's own preselected.
+
+    Built here rather than by a loop in a loop in the template, which rendered and localised every number.
+    """
+    numbers = [str(n) for n in range(1, len(items) + 1)]
+    return [(index, item, [(n, n == numbers[index]) for n in numbers]) for index, item in enumerate(items)]
+
+
 def _question_context(attempt: QuizAttempt, question: Question, answer: object = None) -> dict:
     choices = list(question.choices.all())
     shown = grading.display_choices(question, choices, seed=attempt.seed)
@@ -30,7 +39,7 @@ def _question_context(attempt: QuizAttempt, question: Question, answer: object =
         "question": question,
         "number": attempt.question_ids.index(question.pk) + 1,
         "choices": list(enumerate(shown)),
-        "items": list(enumerate(grading.display_items(question, seed=attempt.seed))),
+        "items": _ordering_items(grading.display_items(question, seed=attempt.seed)),
         "answer": answer,
         "ratings": grading.RATINGS,
     }
