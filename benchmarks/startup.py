@@ -187,6 +187,7 @@ class Checkout:
     env: dict[str, str] = field(init=False)
     starts: list[Start] = field(default_factory=list)
     syncs: list[float] = field(default_factory=list)
+    cold_sync: float = 0.0
     setup: float = 0.0
 
     def __post_init__(self) -> None:
@@ -216,6 +217,15 @@ class Checkout:
         took, output = self.timed([self.python, "manage.py", "sync_content"], {"DEBUG": "1"})
         assert "up to date" in output, output
         self.syncs.append(took)
+
+    def first_sync(self) -> None:
+        """`manage.py sync_content` on a migrated database without content: every fragment is rendered."""
+        data_dir = self.data_dir / "first-sync"
+        data_dir.mkdir()
+        extra = {"DEBUG": "1", "DATA_DIR": str(data_dir)}
+        self.timed([self.python, "manage.py", "migrate", "--verbosity", "0"], extra)
+        self.cold_sync, output = self.timed([self.python, "manage.py", "sync_content"], extra)
+        assert "created" in output, output
 
     def time_setup(self) -> None:
         env = {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "mlopslab.settings"}
@@ -248,6 +258,7 @@ class Checkout:
             print(f"  {'first' if number == 0 else 'second':<8} {start.seconds:>8.2f}  {where}")
             print(f"  {'':<8} {'':>8}  CPU {sum(start.cpu.values()):.2f}: {cpu}")
         print(f"  manage.py sync_content, nothing changed: {', '.join(f'{s:.2f}' for s in self.syncs)} s")
+        print(f"  manage.py sync_content, first (into an empty database): {self.cold_sync:.2f} s")
         print(f"  python -c 'django.setup()' alone: {self.setup:.2f} s")
 
 
@@ -271,6 +282,8 @@ def main() -> None:
             for checkout in checkouts:
                 checkout.sync()
         for checkout in checkouts:
+            checkout.first_sync()
+        for checkout in checkouts:
             checkout.time_setup()
     finally:
         for checkout in checkouts:
@@ -288,6 +301,7 @@ def main() -> None:
         ("first start", lambda c: c.first),
         ("second start", lambda c: c.second),
         ("sync_content unchanged", lambda c: statistics.median(c.syncs)),
+        ("sync_content first", lambda c: c.cold_sync),
         ("django setup", lambda c: c.setup),
     )
     for name, figure in figures:
