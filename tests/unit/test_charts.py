@@ -5,6 +5,9 @@ import json
 import math
 import random
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ from sandbox.datasets import services as dataset_services
 from sandbox.ml import training
 from sandbox.models import Experiment, Run
 
+ROOT = Path(__file__).resolve().parents[2]
 FIGURE = re.compile(r'<script type="application/json" id="figure-[^"]+">(.*?)</script>', re.S)
 
 
@@ -102,3 +106,22 @@ def test_a_run_trained_on_many_rows_has_a_small_page(
     assert len(response.content) < 150 * 1024  # 40,000 rows of 18-digit floats would be about 1.5 MB
     figures = [json.loads(block) for block in FIGURE.findall(response.content.decode())]
     assert max(len(trace.get("x", [])) for figure in figures for trace in figure["data"]) == charts.MAX_POINTS
+
+
+def test_drawing_a_chart_imports_no_plotly_numpy_or_pandas() -> None:
+    code = (
+        "import os, sys\n"
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'mlopslab.settings'\n"
+        "import django\n"
+        "django.setup()\n"
+        "from lessons import charts as lessons_charts\n"
+        "from sandbox import charts\n"
+        "charts.bars_html([('a', 1)], 'bars')\n"
+        "charts.histogram_html([(0.0, 1.0, 3)], 'bins')\n"
+        "charts.roc_html({'fpr': [0.0, 1.0], 'tpr': [0.0, 1.0]})\n"
+        "lessons_charts.scorecard_html([lessons_charts.StageScore('s', 1, 1, 0)])\n"
+        "print(sorted(m for m in ('plotly', 'numpy', 'pandas') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
