@@ -10,7 +10,7 @@ from lessons.quiz_views import owned_attempt
 from lessons.views import answers_locked
 from mlopslab.lazy import lazy_module
 
-# plotly loads with the first chart this process draws.
+# Charts are built as plain data; the module loads with the first chart this process draws.
 charts = lazy_module("lessons.charts")
 
 

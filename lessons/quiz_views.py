@@ -10,7 +10,7 @@ from lessons.views import answers_locked, open_node
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
 
-# plotly loads with the first chart this process draws.
+# Charts are built as plain data; the module loads with the first chart this process draws.
 charts = lazy_module("lessons.charts")
 
 

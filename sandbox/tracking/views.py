@@ -20,7 +20,7 @@ from sandbox.tracking import selectors, services
 from sandbox.tracking.forms import ExperimentForm, NoteForm, RunForm, SweepForm, TagForm
 from sandbox.tracking.models import Experiment, Run
 
-# plotly loads with the first chart this process draws.
+# Charts are built as plain data; the module loads with the first chart this process draws.
 charts = lazy_module("sandbox.charts")
 
 PAGE = 100
