@@ -5,8 +5,8 @@ Issue 10, goal 2: the 50,000-run page within 2x of the 1,000-run page. The page 
 cap). Each size is its own experiment of one learner, built with bulk_create, all in one
 throw-away SQLite database (or DATABASE_URL). Requests go through Django's full stack with the
 test client, in this process. Three cases per size: newest first, sorted by val_f1, and filtered
-and sorted. Then one request for `?shown=50000` on the largest experiment, timed, and once more
-under tracemalloc for its peak memory.
+and sorted, the sizes taking turns request by request. Then one request for `?shown=50000` on the
+largest experiment, timed, and once more under tracemalloc for its peak memory.
 
     .venv/bin/python benchmarks/runs_table.py [--sizes 1000,10000,50000] [--requests 30]
 
@@ -68,23 +68,28 @@ def build(learner: object, version: object, name: str, size: int) -> object:
     return experiment
 
 
-def measure(client: object, url: str, query: dict, count: int) -> tuple[list[float], int]:
+def measure(client: object, urls: dict[int, str], query: dict, count: int) -> dict[int, tuple[list[float], int]]:
+    """Timings and query count of one case at each size. The sizes take turns, request by request, so that
+    a machine busy with other work slows them alike and their ratio holds."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    for _ in range(3):
-        client.get(url, query)
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(url, query).status_code == 200
-    # Counted now: the log is emptied when the next request starts.
-    query_count = len(queries.captured_queries)
-    timings = []
+    queries = {}
+    for size, url in urls.items():
+        for _ in range(3):
+            client.get(url, query)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url, query).status_code == 200
+        # Counted now: the log is emptied when the next request starts.
+        queries[size] = len(captured.captured_queries)
+    timings: dict[int, list[float]] = {size: [] for size in urls}
     for _ in range(count):
-        started = time.perf_counter()
-        response = client.get(url, query)
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.status_code
-    return sorted(timings), query_count
+        for size, url in urls.items():
+            started = time.perf_counter()
+            response = client.get(url, query)
+            timings[size].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+    return {size: (sorted(timings[size]), queries[size]) for size in urls}
 
 
 def main() -> None:
@@ -113,10 +118,9 @@ def main() -> None:
     print(f"{'case':<22} {'runs':>7} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
     medians: dict[tuple[str, int], float] = {}
     figures = []
-    for size, experiment in experiments.items():
-        url = f"/sandbox/experiments/{experiment.pk}/"
-        for case, query in CASES.items():
-            timings, queries = measure(client, url, query, args.requests)
+    urls = {size: f"/sandbox/experiments/{experiment.pk}/" for size, experiment in experiments.items()}
+    for case, query in CASES.items():
+        for size, (timings, queries) in measure(client, urls, query, args.requests).items():
             median = statistics.median(timings)
             p95 = timings[max(int(len(timings) * 0.95) - 1, 0)]
             medians[case, size] = median

@@ -8,7 +8,8 @@ stage completed (the checks run all the same), a churn dataset (it has text colu
 breast-cancer set. Their runs are the checks' hard case: 98 % on breast cancer with distinct
 parameters, one of them revealed; 2 % on churn without imputation, so "a full preparation
 pipeline" is not met; twenty replays whose metrics differ from their originals'; nothing compared.
-Requests go through Django's full stack with the test client, in this process.
+Requests go through Django's full stack with the test client, in this process, the sizes taking
+turns request by request.
 
     .venv/bin/python benchmarks/stage_page.py [--sizes 1000,50000] [--requests 20]
 
@@ -102,23 +103,28 @@ def build(size: int) -> object:
     return learner
 
 
-def measure(client: object, url: str, count: int) -> tuple[list[float], int]:
+def measure(clients: dict[int, object], url: str, count: int) -> dict[int, tuple[list[float], int]]:
+    """Timings and query count of one page for each size's learner. The sizes take turns, request by
+    request, so that a machine busy with other work slows them alike and their ratio holds."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    for _ in range(2):
-        client.get(url)
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(url).status_code == 200, url
-    # Counted now: the log is emptied when the next request starts.
-    query_count = len(queries.captured_queries)
-    timings = []
+    queries = {}
+    for size, client in clients.items():
+        for _ in range(2):
+            client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200, url
+        # Counted now: the log is emptied when the next request starts.
+        queries[size] = len(captured.captured_queries)
+    timings: dict[int, list[float]] = {size: [] for size in clients}
     for _ in range(count):
-        started = time.perf_counter()
-        response = client.get(url)
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-    return sorted(timings), query_count
+        for size, client in clients.items():
+            started = time.perf_counter()
+            response = client.get(url)
+            timings[size].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+    return {size: (sorted(timings[size]), queries[size]) for size in clients}
 
 
 def main() -> None:
@@ -146,14 +152,15 @@ def main() -> None:
     print(f"{'page':<22} {'runs':>7} {'median ms':>10} {'p95 ms':>8} {'queries':>8}  challenge steps met")
     medians: dict[tuple[str, int], float] = {}
     figures = []
-    for size, learner in learners.items():
-        client = Client()
-        client.force_login(learner)
-        for name, node in nodes.items():
-            steps = "".join("y" if met else "n" for _, met in challenge_status(node.challenge_key, learner).steps)
-            for kind, view in (("node", "lessons:node"), ("quiz", "lessons:quiz")):
-                page = f"{name} {kind}"
-                timings, queries = measure(client, reverse(view, args=[node.slug]), args.requests)
+    clients = {size: Client() for size in sizes}
+    for size, client in clients.items():
+        client.force_login(learners[size])
+    for name, node in nodes.items():
+        for kind, view in (("node", "lessons:node"), ("quiz", "lessons:quiz")):
+            page = f"{name} {kind}"
+            for size, (timings, queries) in measure(clients, reverse(view, args=[node.slug]), args.requests).items():
+                met = challenge_status(node.challenge_key, learners[size]).steps
+                steps = "".join("y" if done else "n" for _, done in met)
                 median = statistics.median(timings)
                 p95 = timings[max(int(len(timings) * 0.95) - 1, 0)]
                 medians[page, size] = median
