@@ -9,7 +9,8 @@ project the ones startproject writes, the Lab mlopslab/wsgi.py and mlopslab/asgi
 is what `startproject` gives plus one view rendering one 1.4 KB template; this script writes that
 project into a temporary folder. The Lab runs on a throw-away database (SQLite, or
 DATABASE_URL when set) holding the whole course, for a signed-in learner who has read every lesson,
-completed every stage and has a quiz in progress.
+completed every stage and has a quiz in progress: the pages are the map, the longest lesson, the
+glossary, that lesson's stage's quiz page, and the quiz in progress with all its questions.
 
 Load comes from wrk (Debian's package `wrk`) on loopback: `-t1 -c8` for throughput, then `-c1` for the
 median time of one request with nothing queued before it. Worker CPU per request is read from the
@@ -215,7 +216,8 @@ def build_learner() -> tuple[str, dict[str, str]]:
         "map": "/map/",
         "lesson": lesson.get_absolute_url(),
         "glossary": "/glossary/",
-        "quiz": f"/quiz/{attempt.pk}/",
+        "quiz": f"/map/{node.slug}/quiz/",
+        "quiz attempt": f"/quiz/{attempt.pk}/",
     }
     for name, path in pages.items():
         status = client.get(path).status_code
@@ -280,13 +282,13 @@ def run_mode(mode: str, work: Path, lab_env: dict, pages: dict, cookie: str, *, 
         lab.stop()
         minimal.stop()
     base = {key: sum(b[key] for b in baseline) / len(baseline) for key in ("rate", "median", "cpu")}
-    print(f"{'page':<10} {'req/s':>8} {'vs minimal':>11} {'median ms':>10} {'CPU ms/req':>11}  result")
-    print(f"{'minimal':<10} {base['rate']:>8.0f} {1:>10.2f}x {base['median']:>10.2f} {base['cpu']:>11.2f}")
+    print(f"{'page':<13} {'req/s':>8} {'vs minimal':>11} {'median ms':>10} {'CPU ms/req':>11}  result")
+    print(f"{'minimal':<13} {base['rate']:>8.0f} {1:>10.2f}x {base['median']:>10.2f} {base['cpu']:>11.2f}")
     for name, figures in results.items():
         ratio = figures["rate"] / base["rate"]
         verdict = "ok" if ratio >= 0.5 and figures["median"] <= 10 else "BELOW TARGET"
         print(
-            f"{name:<10} {figures['rate']:>8.0f} {ratio:>10.2f}x {figures['median']:>10.2f} {figures['cpu']:>11.2f}"
+            f"{name:<13} {figures['rate']:>8.0f} {ratio:>10.2f}x {figures['median']:>10.2f} {figures['cpu']:>11.2f}"
             f"  {verdict}"
         )
     report(f"{mode} minimal page req/s", base["rate"], "req/s")

@@ -22,7 +22,8 @@ EXPECTED = {
     "map": PER_REQUEST,
     "glossary": PER_REQUEST,
     "lesson": PER_REQUEST + 1,  # the lesson with its body
-    "quiz": PER_REQUEST + 5,  # the attempt, its questions, their choices, its answers, how many are answered
+    "quiz": PER_REQUEST + 4,  # the stage, its progress row, its attempts, how many graded questions it has
+    "quiz attempt": PER_REQUEST + 5,  # the attempt, its questions, their choices, its answers, how many are answered
 }
 
 
@@ -45,7 +46,8 @@ def learner_with_history(tmp_path: Path, transactional_db: None, django_user_mod
         "map": "/map/",
         "glossary": "/glossary/",
         "lesson": lesson.get_absolute_url(),
-        "quiz": f"/quiz/{attempt.pk}/",
+        "quiz": f"/map/{node.slug}/quiz/",
+        "quiz attempt": f"/quiz/{attempt.pk}/",
     }
     return client, {"pages": pages, "learner": learner, "node": node}
 
@@ -71,5 +73,5 @@ def test_a_longer_history_asks_no_more_queries(learner_with_history: tuple[Clien
         attempts.attempt_finish(attempt=attempts.attempt_start_node(user=learner, node=node))
     for question in Question.objects.all():
         ReviewCard.objects.create(user=learner, question=question, state={}, due=timezone.now())
-    pages["quiz"] = f"/quiz/{attempts.attempt_start_node(user=learner, node=node).pk}/"
+    pages["quiz attempt"] = f"/quiz/{attempts.attempt_start_node(user=learner, node=node).pk}/"
     assert {page: _count(client, path) for page, path in pages.items()} == EXPECTED
