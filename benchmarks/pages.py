@@ -156,6 +156,12 @@ class Server:
 
         return sum(sum(child.cpu_times()[:2]) for child in psutil.Process(self.process.pid).children())
 
+    def worker_memory(self) -> float:
+        """The largest resident set of the gunicorn workers, in MB."""
+        import psutil
+
+        return max(child.memory_info().rss for child in psutil.Process(self.process.pid).children()) / 1e6
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -278,6 +284,7 @@ def run_mode(mode: str, work: Path, lab_env: dict, pages: dict, cookie: str, *, 
         for name, path in pages.items():
             results[name] = measure(lab, path, seconds=seconds, cookie=cookie)
         baseline.append(measure(minimal, "/", seconds=seconds))
+        memory = {"minimal": minimal.worker_memory(), "lab": lab.worker_memory()}
     finally:
         lab.stop()
         minimal.stop()
@@ -291,6 +298,9 @@ def run_mode(mode: str, work: Path, lab_env: dict, pages: dict, cookie: str, *, 
             f"{name:<13} {figures['rate']:>8.0f} {ratio:>10.2f}x {figures['median']:>10.2f} {figures['cpu']:>11.2f}"
             f"  {verdict}"
         )
+    print(f"worker memory after the run: minimal {memory['minimal']:.0f} MB, Lab {memory['lab']:.0f} MB")
+    report(f"{mode} minimal worker memory", memory["minimal"], "MB")
+    report(f"{mode} lab worker memory", memory["lab"], "MB")
     report(f"{mode} minimal page req/s", base["rate"], "req/s")
     report(f"{mode} minimal page median", base["median"], "ms")
     report(f"{mode} minimal page worker CPU", base["cpu"], "ms/req")
