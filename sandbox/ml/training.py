@@ -37,9 +37,74 @@ from sandbox.ml.datasets import CLASSIFICATION, REGRESSION
 
 ProgressCallback = Callable[[int, str], None]
 
-# Work units are roughly "row-feature visits"; a refusal above this keeps one run
-# within the worker's time limit on a small machine.
-MAX_WORK = 2e9
+# How long a run may take. Each algorithm's `cost` is an upper bound, in seconds of one core of the
+# worker's machine, of fitting its pipeline and predicting (labels and probabilities) the evaluation rows;
+# the coefficients below were fitted to fit times measured on that machine with one BLAS/OpenMP thread
+# (as each worker pool child runs, mlopslab/celery.py) on the slow case: Gaussian features and random
+# labels, where no leaf becomes pure early and most points end up as support vectors. Each is the upper
+# envelope of the measurements times a margin; benchmarks/training_caps.py fits every algorithm at the
+# largest configuration the check accepts and fails if one takes longer than the soft time limit.
+# An accepted run's estimate is at most this share of the worker's soft time limit
+# (settings.JOB_SOFT_TIME_LIMIT, 120 s by default): the rest is room for a machine busy with other work.
+BUDGET_SHARE = 0.5
+# Seconds an accepted run may be estimated to take when Django's settings are not configured (0.5 × 120 s).
+MAX_WORK = 60.0
+MARGIN = 1.3
+# Every run: reading the CSV, splitting, the preparation, metrics and charts, saving the pipeline.
+RUN_FIXED = 0.5
+RUN_PER_CELL = 4e-7
+
+
+# Fitted coefficients (seconds; see above). Trees: per row × candidate feature × log2(rows) × level.
+TREE_SPLIT = 1.4e-8
+TREE_LEVELS = 1.6
+TREE_ENTROPY = 1.8
+TREE_FIXED = 0.002
+TREE_PREDICT = 4e-8
+FOREST_TREE_PREDICT = 0.001
+BOOSTING_STAGE = 1e-8
+# Least squares: per row × feature (the preparation), per row × feature².
+LINEAR_CELL = 2e-7
+LINEAR_GRAM = 1e-9
+# Logistic regression, whole fits per row × (features + 1): standardised features converged within 400
+# iterations in every measured case (collinear, heavy-tailed, rare binary, separable); without scaling an
+# ill-conditioned problem runs to max_iter, each iteration costing up to the figure below.
+LOGISTIC_SCALED = 5.2e-6
+LOGISTIC_SCALED_CLASS = 1.5e-5
+LOGISTIC_SCALED_ITERATIONS = 400
+LOGISTIC_ITERATION = 2.4e-8
+LOGISTIC_ITERATION_CLASS = 5.4e-8
+# SVM (libsvm through CalibratedClassifierCV: five calibration fits and a final one), binary, per kernel and
+# C: seconds at 1,000 rows and 10 features, power of rows/1,000, power of (features + 10)/20.
+SVM_FIT = {
+    "rbf": {1: (0.219, 2.0, 0.43), 10: (0.324, 2.0, 0.49), 100: (0.729, 2.0, 0.55), 1000: (3.44, 2.0, -0.27)},
+    "poly": {1: (0.14, 2.0, 0.52), 10: (0.706, 2.0, -0.3), 100: (6.76, 2.0, -1.05), 1000: (24.9, 2.0, -1.76)},
+    "linear": {1: (0.787, 2.0, 1.12), 10: (1.19, 2.0, 2.66), 100: (8.58, 2.0, 3.33), 1000: (139.0, 2.0, 4.84)},
+}
+SVM_KERNEL = 0.12
+SVM_SMALLEST = 250
+SVM_PREDICT = 1.5e-9
+# k-nearest neighbours, per (predicted row × fitted row) and search: a k-d tree up to 15 features (its cost
+# grows steeply with them), brute force beyond; plus per neighbour asked for.
+KNN_KD_TREE = {1: 1.6e-10, 2: 1.6e-10, 5: 1e-9, 10: 7.4e-9, 15: 1.9e-8}
+KNN_BRUTE = 2.2e-9
+KNN_BRUTE_FEATURE = 4.5e-11
+KNN_NEIGHBOUR = 1e-11
+KNN_DISTANCE = 1.1
+KNN_FIT = 2e-8
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a cost depends on: rows fitted, rows predicted, feature columns after preparation, classes."""
+
+    rows: int
+    predicted: int
+    features: int
+    classes: int
+    """0 for regression."""
+    scaled: bool = True
+    """Whether numeric columns are standardised (Preparation.scale): an unscaled problem can be ill-conditioned."""
 
 
 @dataclass(frozen=True)
@@ -54,28 +119,105 @@ class Param:
     log: bool = False
 
 
-@dataclass(frozen=True)
-class Algorithm:
-    key: str
-    label: str
-    task: str
-    make: Callable[..., object]
-    params: tuple[Param, ...]
-    cost: Callable[[dict, int, int], float] = lambda params, rows, cols: rows * cols
-    fixed: dict = field(default_factory=dict)
+def _log2(value: float) -> float:
+    return math.log2(max(value, 2.0))
 
 
-def _trees(params: dict, rows: int, cols: int) -> float:
-    depth = params.get("max_depth") or 30
-    return params.get("n_estimators", 1) * rows * max(1, math.log2(max(rows, 2))) * min(depth, 30) * math.sqrt(cols)
+def _linear_cost(params: dict, shape: Shape) -> float:
+    """Least squares and ridge: one pass building the d × d normal equations (BLAS)."""
+    cells = shape.rows * shape.features
+    return MARGIN * (LINEAR_CELL * cells + LINEAR_GRAM * cells * shape.features + 0.03)
 
 
-def _boosting(params: dict, rows: int, cols: int) -> float:
-    return params["n_estimators"] * rows * cols * params["max_depth"] * 4
+def _logistic(params: dict, shape: Shape) -> float:
+    """L-BFGS on rows × (features + 1), multinomial beyond two classes (about the classes' number of times dearer)."""
+    cells = shape.rows * (shape.features + 1)
+    multiclass = shape.classes > 2
+    if shape.scaled:
+        per_cell = LOGISTIC_SCALED_CLASS * shape.classes if multiclass else LOGISTIC_SCALED
+        fit = cells * per_cell * min(1.0, params["max_iter"] / LOGISTIC_SCALED_ITERATIONS)
+    else:
+        per_iteration = LOGISTIC_ITERATION_CLASS * shape.classes if multiclass else LOGISTIC_ITERATION
+        fit = cells * per_iteration * params["max_iter"]
+    return MARGIN * (fit + 0.02)
 
 
-def _svm(params: dict, rows: int, cols: int) -> float:
-    return rows**2 * cols * 5  # calibration fits five folds
+def _tree_levels(rows: float, max_depth: int | None, min_samples_leaf: int) -> float:
+    """Levels a tree grows with every level visiting every row: max_depth, or about 1.6 log2 of the leaves it
+    can have (random labels grow lopsided trees deeper than log2)."""
+    grown = TREE_LEVELS * _log2(rows / min_samples_leaf) + 2
+    return min(max_depth or 50, grown)
+
+
+def _tree_fit(rows: float, features: float, levels: float, classes: int, criterion: str = "gini") -> float:
+    """A best-split tree: each level sorts every row on each candidate feature."""
+    slower = TREE_ENTROPY if criterion in ("entropy", "log_loss") else 1.0
+    return TREE_SPLIT * rows * features * _log2(rows) * levels * slower * (1 + classes / 30) + TREE_FIXED
+
+
+def _decision_tree(params: dict, shape: Shape) -> float:
+    levels = _tree_levels(shape.rows, params["max_depth"], params["min_samples_leaf"])
+    fit = _tree_fit(shape.rows, shape.features, levels, shape.classes, params["criterion"])
+    return MARGIN * (fit + 2 * TREE_PREDICT * shape.predicted * levels)
+
+
+def _forest(params: dict, shape: Shape) -> float:
+    """Bootstrap trees on sqrt(features) candidates (classification) or all of them (regression); predicting
+    walks every tree once for labels and once for probabilities."""
+    trees = params["n_estimators"]
+    classification = shape.classes > 0
+    candidates = max(1, int(math.sqrt(shape.features))) if classification else shape.features
+    levels = _tree_levels(shape.rows, params["max_depth"], params.get("min_samples_leaf", 1))
+    fit = trees * _tree_fit(shape.rows, candidates, levels, shape.classes)
+    passes = 2 if classification else 1
+    predict = trees * (passes * TREE_PREDICT * shape.predicted * levels + FOREST_TREE_PREDICT)
+    return MARGIN * (fit + predict)
+
+
+def _boosting(params: dict, shape: Shape) -> float:
+    """One regression tree on every feature per stage, and per class beyond two."""
+    trees = params["n_estimators"] * (shape.classes if shape.classes > 2 else 1)
+    levels = _tree_levels(shape.rows, params["max_depth"], 1)
+    fit = trees * (_tree_fit(shape.rows, shape.features, levels, 0) + BOOSTING_STAGE * shape.rows)
+    return MARGIN * (fit + 2 * trees * TREE_PREDICT * shape.predicted * levels)
+
+
+def _svm_fit(kernel: str, c: float, rows: float, features: int) -> float:
+    """libsvm's SMO on the five calibration folds and the final fit, binary: a power law in rows and features
+    per kernel at C = 1, 10, 100 and 1000 (C below 1 costs what C = 1 does; log-linear between them), and at
+    least the cost of computing the kernel matrix."""
+    table = SVM_FIT[kernel]
+    grid = sorted(table)
+    # Below the smallest rows measured a fit costs no less (libsvm's own overhead dominates).
+    rows = max(rows, SVM_SMALLEST)
+    c = min(max(c, grid[0]), grid[-1])
+    upper = next(g for g in grid if g >= c)
+    lower = max(g for g in grid if g <= c)
+
+    def at(grid_c: float) -> float:
+        scale, rows_power, features_power = table[grid_c]
+        return scale * (rows / 1000) ** rows_power * ((features + 10) / 20) ** features_power
+
+    if upper == lower:
+        fitted = at(lower)
+    else:
+        share = math.log(c / lower) / math.log(upper / lower)
+        fitted = math.exp((1 - share) * math.log(at(lower)) + share * math.log(at(upper)))
+    kernel_matrix = SVM_KERNEL * (rows / 1000) ** 2 * (features + 50) / 55 * (1 + math.log10(max(c, 1.0)))
+    return max(fitted, kernel_matrix)
+
+
+def _svm(params: dict, shape: Shape) -> float:
+    """One-vs-one for more than two classes: a binary problem per pair of classes on their rows."""
+    kernel, c = params["kernel"], params["C"]
+    if shape.classes > 2:
+        pairs = shape.classes * (shape.classes - 1) / 2
+        fit = pairs * _svm_fit(kernel, c, 2 * shape.rows / shape.classes, shape.features)
+    else:
+        fit = _svm_fit(kernel, c, shape.rows, shape.features)
+    # Labels and probabilities: the decision function against every support vector (at most every row).
+    predict = 2 * SVM_PREDICT * shape.rows * shape.predicted * (shape.features + 10)
+    return MARGIN * (fit + predict)
 
 
 def _calibrated_svc(**params: object) -> CalibratedClassifierCV:
@@ -84,8 +226,37 @@ def _calibrated_svc(**params: object) -> CalibratedClassifierCV:
     return CalibratedClassifierCV(SVC(**params), ensemble=False)
 
 
-def _knn(params: dict, rows: int, cols: int) -> float:
-    return rows**2 * cols
+def _knn_pair(features: int) -> float:
+    if features > 15:
+        return KNN_BRUTE + KNN_BRUTE_FEATURE * features
+    known = sorted(KNN_KD_TREE)
+    upper = next(f for f in known if f >= features)
+    lower = max(f for f in known if f <= features)
+    if upper == lower:
+        return KNN_KD_TREE[lower]
+    share = (features - lower) / (upper - lower)
+    return math.exp((1 - share) * math.log(KNN_KD_TREE[lower]) + share * math.log(KNN_KD_TREE[upper]))
+
+
+def _knn(params: dict, shape: Shape) -> float:
+    """Fitting stores the rows (a k-d tree up to 15 features); each split's labels and probabilities are two
+    searches of every predicted row against the fitted ones."""
+    pair = _knn_pair(shape.features) + KNN_NEIGHBOUR * params["n_neighbors"]
+    weighted = KNN_DISTANCE if params["weights"] == "distance" else 1.0
+    predict = 2 * shape.predicted * shape.rows * pair * weighted
+    return MARGIN * (KNN_FIT * shape.rows * _log2(shape.rows) * shape.features + predict + 0.01)
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    key: str
+    label: str
+    task: str
+    make: Callable[..., object]
+    params: tuple[Param, ...]
+    cost: Callable[[dict, Shape], float] = _linear_cost
+    """Seconds of one core to fit and predict, an upper bound (see Shape)."""
+    fixed: dict = field(default_factory=dict)
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -100,6 +271,7 @@ ALGORITHMS: dict[str, Algorithm] = {
                 Param("C", "float", 1.0, 1e-4, 1e4, help="Inverse regularisation strength.", log=True),
                 Param("max_iter", "int", 1000, 50, 10_000, help="Iterations of the solver."),
             ),
+            cost=_logistic,
         ),
         Algorithm(
             "decision_tree",
@@ -111,7 +283,7 @@ ALGORITHMS: dict[str, Algorithm] = {
                 Param("min_samples_leaf", "int", 1, 1, 500, help="Fewest rows in a leaf."),
                 Param("criterion", "choice", "gini", choices=("gini", "entropy", "log_loss")),
             ),
-            cost=_trees,
+            cost=_decision_tree,
         ),
         Algorithm(
             "random_forest",
@@ -123,7 +295,7 @@ ALGORITHMS: dict[str, Algorithm] = {
                 Param("max_depth", "int", 10, 1, 50, help="Deepest split of each tree."),
                 Param("min_samples_leaf", "int", 1, 1, 500, help="Fewest rows in a leaf."),
             ),
-            cost=_trees,
+            cost=_forest,
         ),
         Algorithm(
             "gradient_boosting",
@@ -176,7 +348,7 @@ ALGORITHMS: dict[str, Algorithm] = {
                 Param("n_estimators", "int", 100, 1, 1000, help="Number of trees."),
                 Param("max_depth", "int", 10, 1, 50, help="Deepest split of each tree."),
             ),
-            cost=_trees,
+            cost=_forest,
         ),
     )
 }
@@ -218,17 +390,192 @@ def check_params(algorithm: Algorithm, raw: dict) -> dict:
     return values
 
 
-def estimate_work(algorithm: Algorithm, params: dict, rows: int, columns: int) -> float:
-    return float(algorithm.cost(params, rows, columns))
+# The validation and test splits together take 0.2 to 0.6 of the rows (RunForm): an estimate takes the
+# worst of these, since fitting grows with the rows left for training and prediction with the rows held out.
+HELD_OUT_SHARES = (0.2, 0.4, 0.5, 0.6)
 
 
-def check_work(algorithm: Algorithm, params: dict, rows: int, columns: int, cv_folds: int) -> None:
-    work = estimate_work(algorithm, params, rows, columns) * (1 + cv_folds)
-    if work > MAX_WORK:
+def work_budget() -> float:
+    """Seconds an accepted run may be estimated to take: a share of the worker's soft time limit."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return BUDGET_SHARE * settings.JOB_SOFT_TIME_LIMIT
+    except (ImproperlyConfigured, AttributeError):
+        return MAX_WORK
+
+
+def estimate_work(
+    algorithm: Algorithm,
+    params: dict,
+    rows: int,
+    columns: int,
+    cv_folds: int = 0,
+    *,
+    classes: int = 2,
+    scaled: bool = True,
+) -> float:
+    """Seconds a run takes at most on one core: `columns` counts the dataset's columns, the target among them.
+
+    Cross-validation fits and scores the model once per fold besides the final fit: (1 + folds) × the model's
+    cost. `classes` is the target's number of classes (two unless known; unused for regression), `scaled`
+    whether the preparation standardises numeric columns.
+    """
+    features = max(1, columns - 1)
+    classes = classes if algorithm.task == CLASSIFICATION else 0
+    model = 0.0
+    for share in HELD_OUT_SHARES:
+        held_out = max(1, math.ceil(rows * share))
+        shape = Shape(max(1, rows - held_out), held_out, features, classes, scaled)
+        model = max(model, algorithm.cost(params, shape))
+    return RUN_FIXED + RUN_PER_CELL * rows * columns + (1 + cv_folds) * model
+
+
+def _largest(fits: Callable[[float], bool], low: float, high: float, *, whole: bool, log: bool) -> float | None:
+    """The largest value in [low, high] for which `fits` holds (fits is monotone: true up to a point)."""
+    if not fits(low):
+        return None
+    if fits(high):
+        return high
+    for _ in range(40):
+        middle = math.sqrt(low * high) if log and low > 0 else (low + high) / 2
+        if whole:
+            middle = math.floor(middle)
+            if middle <= low:
+                break
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _shown(value: float, *, whole: bool) -> str:
+    if whole:
+        return f"{int(value):,}"
+    # Two significant digits, rounded down so that the value shown still fits.
+    digits = 1 - math.floor(math.log10(abs(value))) if value else 0
+    factor = 10.0**digits
+    return f"{math.floor(value * factor) / factor:g}"
+
+
+def _what_to_lower(
+    algorithm: Algorithm,
+    params: dict,
+    rows: int,
+    columns: int,
+    cv_folds: int,
+    budget: float,
+    classes: int,
+    scaled: bool,
+) -> list[str]:
+    """Single changes that bring the run within the budget: a parameter, the rows, the folds or the scaling."""
+
+    def estimate(changed: dict, changed_rows: int, folds: int) -> float:
+        return estimate_work(algorithm, changed, changed_rows, columns, folds, classes=classes, scaled=scaled)
+
+    options = []
+    if not scaled and estimate_work(algorithm, params, rows, columns, cv_folds, classes=classes) <= budget:
+        options.append("switch on scaling of numeric columns")
+    for param in algorithm.params:
+        current = params[param.name]
+        if param.kind == "choice":
+            cheaper = [
+                choice
+                for choice in param.choices
+                if choice != current and estimate({**params, param.name: choice}, rows, cv_folds) <= budget
+            ]
+            if cheaper:
+                options.append(f"{param.name} to {' or '.join(cheaper)}")
+            continue
+        whole = param.kind == "int"
+        low, high = float(param.minimum), float(param.maximum)
+        # Which way is cheaper: most costs grow with a parameter, a few (min_samples_leaf) shrink.
+        at_low = estimate({**params, param.name: int(low) if whole else low}, rows, cv_folds)
+        at_high = estimate({**params, param.name: int(high) if whole else high}, rows, cv_folds)
+        if math.isclose(at_low, at_high, rel_tol=1e-9):
+            continue
+        if at_low < at_high:
+
+            def fits(value: float, name: str = param.name, whole: bool = whole) -> bool:
+                return estimate({**params, name: int(value) if whole else value}, rows, cv_folds) <= budget
+
+            best = _largest(fits, low, min(high, float(current)), whole=whole, log=param.log)
+            if best is not None:
+                options.append(f"{param.name} to at most {_shown(best, whole=whole)}")
+        else:
+
+            def fits_up(value: float, name: str = param.name, whole: bool = whole) -> bool:
+                # Searched as the largest of -value, so that _largest finds the smallest value that fits.
+                value = -value
+                return estimate({**params, name: int(value) if whole else value}, rows, cv_folds) <= budget
+
+            best = _largest(fits_up, -high, -max(low, float(current)), whole=whole, log=False)
+            if best is not None:
+                options.append(f"{param.name} to at least {_shown(-best, whole=whole)}")
+    if cv_folds:
+        fewer = [folds for folds in (5, 3) if folds < cv_folds and estimate(params, rows, folds) <= budget]
+        if fewer:
+            options.append(f"cross-validation to {fewer[0]} folds")
+        elif estimate(params, rows, 0) <= budget:
+            options.append("cross-validation to none")
+    most = _largest(lambda value: estimate(params, int(value), cv_folds) <= budget, 10, rows, whole=True, log=True)
+    if most is not None:
+        options.append(f"the data to at most {int(most):,} rows (a smaller sample as a new dataset)")
+    return options
+
+
+def check_work(
+    algorithm: Algorithm,
+    params: dict,
+    rows: int,
+    columns: int,
+    cv_folds: int,
+    *,
+    classes: int = 2,
+    scaled: bool = True,
+    budget: float | None = None,
+) -> None:
+    """ParamError, saying what to lower, when the run would not finish well within the worker's time limit.
+
+    `columns` counts the target; `classes` and `scaled` as for estimate_work; `budget` defaults to work_budget().
+    """
+    budget = work_budget() if budget is None else budget
+    seconds = estimate_work(algorithm, params, rows, columns, cv_folds, classes=classes, scaled=scaled)
+    if seconds <= budget:
+        return
+    options = _what_to_lower(algorithm, params, rows, columns, cv_folds, budget, classes, scaled)
+    shown = ", ".join(f"{p.name}={params[p.name]}" for p in algorithm.params)
+    what = f"{algorithm.label}{' with ' + shown if shown else ''}"
+    advice = f" To run it, change one of: {'; '.join(options)}." if options else " Use a smaller dataset."
+    raise ParamError(
+        f"This run would take too long: up to about {seconds:,.0f} s, more than the {budget:.0f} s one run may take "
+        "here "
+        f"({what} on {rows:,} rows × {columns:,} columns"
+        f"{f', {cv_folds}-fold cross-validation' if cv_folds else ''}).{advice}"
+    )
+
+
+def check_sweep_work(
+    algorithm: Algorithm,
+    grid_params: list[dict],
+    rows: int,
+    columns: int,
+    cv_folds: int,
+    *,
+    classes: int = 2,
+    scaled: bool = True,
+) -> None:
+    """A sweep's runs are trained one after another by one job: their estimates together must fit the budget."""
+    budget = work_budget()
+    seconds = sum(
+        estimate_work(algorithm, p, rows, columns, cv_folds, classes=classes, scaled=scaled) for p in grid_params
+    )
+    if seconds > budget:
         raise ParamError(
-            f"This run would take too long: about {work / MAX_WORK:.0f}× the sandbox's limit for one run "
-            f"({rows:,} rows × {columns} columns with these parameters). Use fewer trees, shallower trees "
-            "or fewer cross-validation folds."
+            f"This sweep's {len(grid_params)} runs would take up to about {seconds:,.0f} s together, more than the "
+            f"{budget:.0f} s one job may take here. Sweep fewer values, cheaper ones, or fewer folds."
         )
 
 
@@ -277,6 +624,15 @@ def build_pipeline(
     if algorithm.key in SEEDED:
         options["random_state"] = seed
     return Pipeline([("prepare", ColumnTransformer(transformers)), ("model", algorithm.make(**options))])
+
+
+def _prepared_width(frame: pd.DataFrame) -> int:
+    """Columns the preparation makes of `frame`: one per numeric column, one per category of a text column."""
+    width = 0
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        width += 1 if numeric else int(frame[column].nunique(dropna=False))
+    return max(1, width)
 
 
 @dataclass
@@ -373,6 +729,19 @@ def train(
         x_rest, y_rest, test_size=validation_share, random_state=seed, stratify=y_rest if stratify is not None else None
     )
     pipeline = build_pipeline(algorithm, params, preparation, features, seed)
+    # Checked again with what only the data show: text columns' one-hot width and the number of classes.
+    # Against the default budget or the worker's, whichever is larger: a worker started with a shorter
+    # limit than the site's leaves stopping a run to that limit.
+    check_work(
+        algorithm,
+        params,
+        len(frame),
+        _prepared_width(x_train) + 1,
+        split.cv_folds,
+        classes=int(y_train.nunique()) if task == CLASSIFICATION else 2,
+        scaled=preparation.scale,
+        budget=max(work_budget(), MAX_WORK),
+    )
     metrics: dict[str, float] = {}
     if split.cv_folds:
         on_progress(20, f"Cross-validating over {split.cv_folds} folds")
