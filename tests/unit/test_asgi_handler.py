@@ -3,6 +3,7 @@
 import asyncio
 import inspect
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
@@ -60,7 +61,9 @@ def test_requests_share_one_thread_and_one_database_connection() -> None:
         async def scenario() -> list[int]:
             return [(await _get("/glossary/"))[0] for _ in range(3)]
 
-        statuses = asyncio.run(scenario())
+        # In a thread of its own: Playwright's sync API may have left an event loop running in this one.
+        with ThreadPoolExecutor(1) as pool:
+            statuses = pool.submit(asyncio.run, scenario()).result(timeout=60)
     finally:
         request_finished.disconnect(record)
         connection.settings_dict["CONN_MAX_AGE"] = 0
