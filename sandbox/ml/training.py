@@ -5,6 +5,7 @@ replay of a run with the same data, parameters and seed gives the same metrics.
 """
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -405,14 +406,17 @@ HELD_OUT_SHARES = (0.2, 0.4, 0.5, 0.6)
 
 
 def work_budget() -> float:
-    """Seconds an accepted run may be estimated to take: a share of the worker's soft time limit."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
+    """Seconds an accepted run may be estimated to take: a share of the worker's soft time limit.
 
+    sandbox/ml stays free of Django, so the limit is read where mlopslab.settings reads it: the
+    JOB_SOFT_TIME_LIMIT environment variable of this process (120 s when unset), which the web process
+    and every worker share. Anything else there falls back to MAX_WORK.
+    """
     try:
-        return BUDGET_SHARE * settings.JOB_SOFT_TIME_LIMIT
-    except (ImproperlyConfigured, AttributeError):
+        limit = int(os.environ.get("JOB_SOFT_TIME_LIMIT", "120"))
+    except ValueError:
         return MAX_WORK
+    return BUDGET_SHARE * limit if limit >= 1 else MAX_WORK
 
 
 def estimate_work(
