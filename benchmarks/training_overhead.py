@@ -132,6 +132,7 @@ def measure(count: int) -> None:
         totals.append(submit_and_wait())
         noops.append(noop_round_trip())
     local = statistics.median(in_process() for _ in range(count))
+    shares = profile_split(in_process, count)
     overheads = sorted((total - local) * 1000 for total in totals)
     median = statistics.median(overheads)
     p90 = overheads[int(len(overheads) * 0.9) - 1]
@@ -148,6 +149,55 @@ def measure(count: int) -> None:
     report("training overhead p90", p90, "ms")
     report("celery no-op round trip median", floor, "ms")
     report("training overhead above celery floor", median - floor, "ms")
+    for part, share in shares.items():
+        report(f"toy job {part} share", share * 100, "%")
+
+
+def profile_split(job: object, count: int) -> dict[str, float]:
+    """Where a toy job's in-process time goes: the pipeline's fit, the evaluation after it, and the rest.
+
+    fit: the final Pipeline.fit inside train(); metrics: what train() does after that fit returns
+    (predictions, probabilities, metrics, confusion matrix, ROC, importances); rest: loading the data
+    version, splitting, building and checking, and saving the fitted pipeline. Timed by wrapping
+    train() and Pipeline.fit, so the split reads the same for any version of train().
+    """
+    from sklearn.pipeline import Pipeline
+
+    from sandbox.ml import training
+
+    spent = {"fit": 0.0, "metrics": 0.0, "total": 0.0}
+    real_train, real_fit = training.train, Pipeline.fit
+    depth, fitted_at = [0], [0.0]
+
+    def timed_fit(self: Pipeline, *args: object, **kwargs: object) -> Pipeline:
+        depth[0] += 1
+        started = time.perf_counter()
+        try:
+            return real_fit(self, *args, **kwargs)
+        finally:
+            depth[0] -= 1
+            if depth[0] == 0:
+                fitted_at[0] = time.perf_counter()
+                spent["fit"] += fitted_at[0] - started
+
+    def timed_train(*args: object, **kwargs: object) -> object:
+        result = real_train(*args, **kwargs)
+        spent["metrics"] += time.perf_counter() - fitted_at[0]
+        return result
+
+    training.train, Pipeline.fit = timed_train, timed_fit
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            job()
+            spent["total"] += time.perf_counter() - started
+    finally:
+        training.train, Pipeline.fit = real_train, real_fit
+    total = spent.pop("total")
+    spent["rest"] = total - spent["fit"] - spent["metrics"]
+    shown = ", ".join(f"{part} {seconds / count * 1000:.1f} ms" for part, seconds in spent.items())
+    print(f"toy job over {count} runs, per job: {shown}")
+    return {part: seconds / total for part, seconds in spent.items()}
 
 
 if __name__ == "__main__":
