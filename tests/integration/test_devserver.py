@@ -56,7 +56,7 @@ def test_the_devserver_reloads_after_a_code_change_and_stops_with_its_server(tmp
         wait_for(lambda: _answers(port), timeout=60, what="the first answer")
         watched.write_text("# changed\n")
         reloading = f"{watched} changed, reloading."
-        wait_for(lambda: reloading in log_path.read_text(), timeout=30, what="the reload")
+        wait_for(lambda: reloading in log_path.read_text(), timeout=90, what="the reload")
         wait_for(lambda: _answers(port), timeout=60, what="an answer after the reload")
         servers = psutil.Process(process.pid).children(recursive=True)
         assert any("runserver" in server.cmdline() for server in servers)
