@@ -10,7 +10,6 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from lessons import prerequisites
 from lessons.attempts import attempt_as_of
 from lessons.challenges import ChallengeStatus, challenge_status
 from lessons.course import course_snapshot
@@ -59,10 +58,6 @@ class NodeState:
     @property
     def state_label(self) -> str:
         return {"locked": "Locked", "open": "Open", "in_progress": "In progress", "completed": "Completed"}[self.state]
-
-
-def free_roam(user: User) -> bool:
-    return LearnerProfile.objects.filter(user=user, free_roam=True).exists()
 
 
 _standing_writes = [0]
@@ -135,7 +130,7 @@ def _standing_sql() -> str:
 def learner_standing(user: User) -> Standing:
     """The learner's stages, reads, reviews due, free roam and authoring, in one query kept on the user object.
 
-    What ModelBackend.has_perm, free_roam(), reviews_due().count() and two progress queries asked in six
+    What ModelBackend.has_perm, a free-roam lookup, reviews_due().count() and two progress queries asked in six
     round trips on every page. Kept for the request: any save or delete of progress, reads, review cards,
     profile or permissions in this process makes the next call read again.
     """
@@ -184,11 +179,6 @@ def is_author(user: User) -> bool:
     return user.is_authenticated and learner_standing(user).author
 
 
-def roams_freely(user: User) -> bool:
-    """Whether no stage is locked for this user: free roam is on, or they author the course."""
-    return user.is_authenticated and learner_standing(user).roaming
-
-
 def _join_titles(titles: list[str]) -> str:
     quoted = [f"“{title}”" for title in titles]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
@@ -203,21 +193,12 @@ def link_lock_note(missing: list[Node]) -> str:
     return f"Locked: complete {_join_titles([node.title for node in missing])} first"
 
 
-def _completed_ids(user: User) -> set[int]:
-    return set(NodeProgress.objects.filter(user=user, completed_at__isnull=False).values_list("node_id", flat=True))
-
-
 def published_lessons(user: User) -> QuerySet[Lesson]:
     """Lessons the user may read: published ones, and drafts too for an author previewing."""
     lessons = Lesson.objects.select_related("node")
     if is_author(user):
         return lessons
     return lessons.filter(status=Lesson.Status.PUBLISHED)
-
-
-def _depths(nodes: list[Node]) -> dict[int, int]:
-    """Each node's row on the map: one below its deepest prerequisite (a cycle, refused when saved, is cut)."""
-    return prerequisites.depths({node.pk: [p.pk for p in node.prerequisites.all()] for node in nodes})
 
 
 def prerequisite_graph(*, without_node: int | None = None) -> dict[int, list[int]]:
@@ -311,9 +292,6 @@ class LessonEntry:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.lesson, name)
-
-    def get_absolute_url(self) -> str:
-        return self.lesson.get_absolute_url()
 
 
 def node_lessons(*, user: User, node: Node) -> list[LessonEntry]:
