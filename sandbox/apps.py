@@ -12,6 +12,9 @@ CAPABILITY_MODULES = [
     "sandbox.datasets.challenges",
     "sandbox.tracking.runners",
     "sandbox.tracking.challenges",
+    "sandbox.registry.runners",
+    "sandbox.registry.challenges",
+    "sandbox.registry.admin",
 ]
 
 

@@ -2,6 +2,18 @@
 
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.jobs.models import Job
+from sandbox.registry.models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, Validation
 from sandbox.tracking.models import Experiment, Run
 
-__all__ = ["Dataset", "DatasetVersion", "Experiment", "Job", "Run"]
+__all__ = [
+    "AliasEvent",
+    "Dataset",
+    "DatasetVersion",
+    "Experiment",
+    "Job",
+    "ModelAlias",
+    "ModelVersion",
+    "RegisteredModel",
+    "Run",
+    "Validation",
+]

@@ -54,6 +54,9 @@ class Run(models.Model):
     note = models.TextField(blank=True)
     environment = models.JSONField(default=dict, blank=True, help_text="Python and library versions, code version.")
     model_file = models.CharField(max_length=200, blank=True, help_text="Storage path of the fitted pipeline.")
+    model_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the model file as the worker wrote it; checked before loading."
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
