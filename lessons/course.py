@@ -25,7 +25,7 @@ from django.db import connection
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from lessons import prerequisites
-from lessons.models import GlossaryTerm, Lesson, Node
+from lessons.models import Choice, GlossaryTerm, Lesson, Node, Question
 
 MAX_FRAGMENTS = 512
 
@@ -46,6 +46,8 @@ class CourseSnapshot:
     cycle: list[int] | None
     generation: int = 0
     built_at: float = field(default=0.0, compare=False)
+    questions: dict[int, Question] = field(default_factory=dict, compare=False)
+    """Every question with its choices, filled by the first `course_questions` (a quiz page) of this snapshot."""
 
 
 _lock = threading.Lock()
@@ -123,6 +125,25 @@ def course_snapshot() -> CourseSnapshot:
     return fresh
 
 
+def course_questions(snapshot: CourseSnapshot) -> dict[int, Question]:
+    """Every question of the course by primary key, each with its stage and its choices loaded.
+
+    Read once per snapshot instead of on every quiz page, where loading a stage's questions with their choices
+    cost more than writing the page. The objects are shared by every request of this process: read them, never
+    change them.
+    """
+    if snapshot.questions:
+        return snapshot.questions
+    questions = {}
+    for question in Question.objects.prefetch_related("choices"):
+        question.node = snapshot.by_pk.get(question.node_id) or question.node
+        questions[question.pk] = question
+    if snapshot is _snapshot:
+        with _lock:
+            snapshot.questions.update(questions)
+    return questions
+
+
 def fragment(snapshot: CourseSnapshot, key: tuple, render: Callable[[], str]) -> str:
     """HTML that depends only on the course and on `key`, rendered once per snapshot and kept (LRU)."""
     full_key = (snapshot.generation, snapshot.built_at, *key)
@@ -140,7 +161,7 @@ def fragment(snapshot: CourseSnapshot, key: tuple, render: Callable[[], str]) ->
     return html
 
 
-for model in (Node, Lesson, GlossaryTerm):
+for model in (Node, Lesson, GlossaryTerm, Question, Choice):
     post_save.connect(course_changed, sender=model, dispatch_uid=f"course-changed-save-{model.__name__}")
     post_delete.connect(course_changed, sender=model, dispatch_uid=f"course-changed-delete-{model.__name__}")
 m2m_changed.connect(course_changed, sender=Node.prerequisites.through, dispatch_uid="course-changed-prerequisites")

@@ -165,7 +165,7 @@ class Question(models.Model):
 
     @property
     def spec(self) -> question_kinds.QuestionKind:
-        """What this kind of question is: its label, how it is parsed and graded, which partials show it."""
+        """What this kind of question is: its label, how it is parsed and graded, how it is shown."""
         return question_kinds.KINDS[self.kind]
 
 

@@ -2,10 +2,10 @@
 
 Each `QuestionKind` says what a kind is called, whether it has choices and how many of
 them must be correct, how its key is read from `questions.yaml`, how a submitted form
-is parsed, how the parsed response is graded, and which partials show it before and
-after an answer. The model's field choices, content validation, grading and the
-question templates all read this table, so a new kind is one entry here and its two
-partials under `templates/lessons/partials/kinds/`.
+is parsed, how the parsed response is graded, what writes its inputs before an answer
+and which partial shows it after one. The model's field choices, content validation, grading and the
+question templates all read this table, so a new kind is one entry here, the writer of
+its inputs in `question_forms` and its result partial under `templates/lessons/partials/kinds/`.
 """
 
 import math
@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lessons import question_forms
 from lessons.grading import RATINGS, ChoiceLike, InvalidAnswer, QuestionLike, display_choices, display_items, position
 
 Report = Callable[[str | None, str], None]
@@ -33,8 +34,8 @@ class QuestionKind:
     parse: Parser
     grade: Grader | None
     """None for a kind the learner rates themselves instead of being graded."""
-    form_template: str
-    """Partial showing the unanswered question's inputs (for a rated kind, its whole answering flow)."""
+    render_form: Callable[[question_forms.QuestionForm], str]
+    """Writes the unanswered question's inputs (for a rated kind, its whole answering flow)."""
     result_template: str
     """Partial showing the answered question: the learner's answer beside the key."""
     read_key: KeyReader
@@ -203,7 +204,7 @@ KINDS: dict[str, QuestionKind] = {
             read_key=_no_key,
             has_choices=True,
             correct_choices=_exactly_one_correct,
-            form_template=PARTIALS + "single.html",
+            render_form=question_forms.single_inputs,
             result_template=PARTIALS + "choices_result.html",
         ),
         QuestionKind(
@@ -214,7 +215,7 @@ KINDS: dict[str, QuestionKind] = {
             read_key=_no_key,
             has_choices=True,
             correct_choices=_some_correct_some_wrong,
-            form_template=PARTIALS + "multiple.html",
+            render_form=question_forms.multiple_inputs,
             result_template=PARTIALS + "choices_result.html",
         ),
         QuestionKind(
@@ -223,7 +224,7 @@ KINDS: dict[str, QuestionKind] = {
             parse=_parse_true_false,
             grade=_grade_true_false,
             read_key=_read_true_false,
-            form_template=PARTIALS + "true_false.html",
+            render_form=question_forms.true_false_inputs,
             result_template=PARTIALS + "true_false_result.html",
         ),
         QuestionKind(
@@ -232,7 +233,7 @@ KINDS: dict[str, QuestionKind] = {
             parse=_parse_ordering,
             grade=_grade_ordering,
             read_key=_read_ordering,
-            form_template=PARTIALS + "ordering.html",
+            render_form=question_forms.ordering_inputs,
             result_template=PARTIALS + "ordering_result.html",
         ),
         QuestionKind(
@@ -241,7 +242,7 @@ KINDS: dict[str, QuestionKind] = {
             parse=_parse_numeric,
             grade=_grade_numeric,
             read_key=_read_numeric,
-            form_template=PARTIALS + "numeric.html",
+            render_form=question_forms.numeric_inputs,
             result_template=PARTIALS + "numeric_result.html",
         ),
         QuestionKind(
@@ -251,7 +252,7 @@ KINDS: dict[str, QuestionKind] = {
             grade=None,
             read_key=_no_key,
             has_model_answer=True,
-            form_template=PARTIALS + "explain.html",
+            render_form=question_forms.explain_flow,
             result_template=PARTIALS + "explain_result.html",
         ),
     )

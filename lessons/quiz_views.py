@@ -1,10 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons import attempts, grading, question_kinds, selectors
+from lessons import attempts, grading, question_forms, question_kinds, selectors
+from lessons.course import course_questions, course_snapshot
 from lessons.models import Question, QuizAttempt
 from lessons.views import answers_locked, open_node
 from mlopslab.lazy import lazy_module
@@ -22,31 +26,48 @@ def owned_attempt(request: HttpRequest, attempt_id: int) -> QuizAttempt:
     return attempt
 
 
-def _ordering_items(items: list[str]) -> list[tuple[int, str, list[tuple[str, bool]]]]:
-    """Each item with its position and the options of its position picker, the item's own preselected.
+def _unanswered_html(
+    request: HttpRequest,
+    attempt: QuizAttempt,
+    question: Question,
+    *,
+    error: str | None = None,
+    revealed: bool = False,
+    csrf_token: str | None = None,
+) -> SafeString:
+    """The question before its answer, written by `question_forms` (a template per question cost most of a
+    quiz page). The page's one CSRF token serves every form on it."""
+    args = (attempt.pk, question.pk)
+    kind = question.spec
+    form = question_forms.QuestionForm(
+        question=question,
+        number=attempt.question_ids.index(question.pk) + 1,
+        answer_url=reverse("lessons:answer", args=args),
+        reveal_url=reverse("lessons:reveal", args=args) if kind.has_model_answer else "",
+        csrf_token=csrf_token or get_token(request),
+        choices=list(enumerate(grading.display_choices(question, question.choices.all(), seed=attempt.seed)))
+        if kind.has_choices
+        else (),
+        items=grading.display_items(question, seed=attempt.seed) if question.kind == Question.Kind.ORDERING else (),
+        ratings=grading.RATINGS,
+        error=error,
+        revealed=revealed,
+    )
+    return question_forms.question_html(form)
 
-    Built here rather than by a loop in a loop in the template, which rendered and localised every number.
-    """
-    numbers = [str(n) for n in range(1, len(items) + 1)]
-    return [(index, item, [(n, n == numbers[index]) for n in numbers]) for index, item in enumerate(items)]
 
-
-def _question_context(attempt: QuizAttempt, question: Question, answer: object = None) -> dict:
-    choices = list(question.choices.all())
-    shown = grading.display_choices(question, choices, seed=attempt.seed)
-    context = {
+def _answered_context(attempt: QuizAttempt, question: Question, answer: object) -> dict:
+    """What `answered_question.html` shows: the learner's answer beside the key."""
+    picked = set(answer.response.get("choices", []))
+    shown = grading.display_choices(question, question.choices.all(), seed=attempt.seed)
+    return {
         "attempt": attempt,
         "question": question,
         "number": attempt.question_ids.index(question.pk) + 1,
-        "choices": list(enumerate(shown)),
-        "items": _ordering_items(grading.display_items(question, seed=attempt.seed)),
         "answer": answer,
         "ratings": grading.RATINGS,
+        "marked": [(choice, choice.pk in picked) for choice in shown],
     }
-    if answer is not None:
-        picked = set(answer.response.get("choices", []))
-        context["marked"] = [(choice, choice.pk in picked) for choice in shown]
-    return context
 
 
 def _status_context(request: HttpRequest, attempt: QuizAttempt) -> dict:
@@ -93,18 +114,21 @@ def node_quiz_start(request: HttpRequest, node_slug: str) -> HttpResponse:
 @answers_locked
 def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = attempts.attempt_as_of(owned_attempt(request, attempt_id))
-    questions = {
-        q.pk: q
-        for q in Question.objects.filter(pk__in=attempt.question_ids).select_related("node").prefetch_related("choices")
-    }
+    questions = course_questions(course_snapshot())
     answers = {a.question_id: a for a in attempt.answers.all()}
     ordered = [questions[pk] for pk in attempt.question_ids if pk in questions]
+    token = get_token(request)
     if attempt.mode == QuizAttempt.Mode.INTERVIEW:
         # One question at a time: the first not yet answered.
         ordered = [q for q in ordered if q.pk not in answers][:1] if not attempt.finished_at else []
     context = {
         **_status_context(request, attempt),
-        "questions": [_question_context(attempt, q, answers.get(q.pk)) for q in ordered],
+        "questions": [
+            _answered_context(attempt, q, answers[q.pk])
+            if q.pk in answers
+            else {"html": _unanswered_html(request, attempt, q, csrf_token=token)}
+            for q in ordered
+        ],
         "time_left": attempts.time_left(attempt),
     }
     return render(request, "lessons/attempt.html", context)
@@ -122,10 +146,10 @@ def answer(request: HttpRequest, attempt_id: int, question_id: int) -> HttpRespo
         saved = attempts.answer_submit(attempt=attempt, question=question, data=request.POST)
     except Refused as refusal:
         # Shown inside the question, so the learner can correct the answer in place.
-        context = {**_question_context(attempt, question), "error": refusal.message}
-        return render(request, "lessons/partials/question.html", context, status=refusal.status)
+        html = _unanswered_html(request, attempt, question, error=refusal.message)
+        return HttpResponse(html, status=refusal.status)
     attempt.refresh_from_db()
-    context = {**_question_context(attempt, question, saved), **_status_context(request, attempt), "oob": True}
+    context = {**_answered_context(attempt, question, saved), **_status_context(request, attempt), "oob": True}
     if not request.htmx:
         return redirect("lessons:attempt", attempt.pk)
     return render(request, "lessons/partials/answered.html", context)
@@ -140,5 +164,4 @@ def reveal(request: HttpRequest, attempt_id: int, question_id: int) -> HttpRespo
     question = get_object_or_404(Question, pk=question_id, kind=Question.Kind.EXPLAIN)
     if question.pk not in attempt.question_ids:
         raise attempts.AttemptRefused("That question is not part of this attempt.", status=400)
-    context = {**_question_context(attempt, question), "revealed": True}
-    return render(request, "lessons/partials/question.html", context)
+    return HttpResponse(_unanswered_html(request, attempt, question, revealed=True))

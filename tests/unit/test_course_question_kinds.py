@@ -32,8 +32,8 @@ def test_the_models_kind_choices_are_the_tables() -> None:
 
 
 @pytest.mark.parametrize("kind", list(question_kinds.KINDS.values()), ids=list(question_kinds.KINDS))
-def test_every_kind_has_its_partials_and_a_consistent_description(kind: question_kinds.QuestionKind) -> None:
-    get_template(kind.form_template)
+def test_every_kind_has_its_writers_and_a_consistent_description(kind: question_kinds.QuestionKind) -> None:
+    assert callable(kind.render_form)
     get_template(kind.result_template)
     assert kind.has_choices == (kind.correct_choices is not None)
     assert not (kind.has_model_answer and kind.graded)

@@ -23,7 +23,7 @@ EXPECTED = {
     "glossary": PER_REQUEST,
     "lesson": PER_REQUEST + 1,  # the lesson with its body
     "quiz": PER_REQUEST + 4,  # the stage, its progress row, its attempts, how many graded questions it has
-    "quiz attempt": PER_REQUEST + 5,  # the attempt, its questions, their choices, its answers, how many are answered
+    "quiz attempt": PER_REQUEST + 3,  # the attempt, its answers, how many are answered (questions: the snapshot)
 }
 
 
@@ -75,3 +75,15 @@ def test_a_longer_history_asks_no_more_queries(learner_with_history: tuple[Clien
         ReviewCard.objects.create(user=learner, question=question, state={}, due=timezone.now())
     pages["quiz attempt"] = f"/quiz/{attempts.attempt_start_node(user=learner, node=node).pk}/"
     assert {page: _count(client, path) for page, path in pages.items()} == EXPECTED
+
+
+def test_a_question_edited_in_this_process_shows_on_the_next_quiz_page(
+    learner_with_history: tuple[Client, dict],
+) -> None:
+    client, setup = learner_with_history
+    path = setup["pages"]["quiz attempt"]
+    client.get(path)  # the questions are now kept by the snapshot
+    question = Question.objects.filter(node=setup["node"]).order_by("order").first()
+    question.prompt_html = "<p>An edited prompt about model registries.</p>"
+    question.save()
+    assert "An edited prompt about model registries." in client.get(path).content.decode()
