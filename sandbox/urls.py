@@ -2,7 +2,13 @@
 
 from sandbox.datasets import urls as datasets_urls
 from sandbox.jobs import urls as jobs_urls
+from sandbox.registry import urls as registry_urls
 from sandbox.tracking import urls as tracking_urls
 
 app_name = "sandbox"
-urlpatterns = [*jobs_urls.urlpatterns, *datasets_urls.urlpatterns, *tracking_urls.urlpatterns]
+urlpatterns = [
+    *jobs_urls.urlpatterns,
+    *datasets_urls.urlpatterns,
+    *tracking_urls.urlpatterns,
+    *registry_urls.urlpatterns,
+]

@@ -10,11 +10,15 @@ from lessons.models import Node, Question
 from sandbox.datasets import services as dataset_services
 from sandbox.jobs.runners import FIRST_MODEL
 from sandbox.ml import training
-from sandbox.models import Experiment, Job, Run
+from sandbox.models import Experiment, Job, ModelVersion, RegisteredModel, Run
 
 # Logging out would leave the rest of a walk anonymous; the admin is Django's own; the health pages
 # take no input and answer 503 by contract while Redis is down.
 SKIPPED = {"logout", "healthz", "status"}
+REGISTRY_ACTIONS = {
+    "sandbox:model_action": ("description", "tag", "tag-delete", "alias", "alias-delete"),
+    "sandbox:model_version_action": ("description", "tag", "tag-delete", "promote", "override"),
+}
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,17 @@ def site_urls(learner: object, course: object, settings: object, tmp_path: objec
         split={"test_size": 0.2, "validation_size": 0.2, "cv_folds": 0},
     )  # fmt: skip
     job = Job.objects.create(owner=learner, kind=FIRST_MODEL)
+    model = RegisteredModel.objects.create(owner=learner, name="m")
+    ModelVersion.objects.create(
+        registered_model=model, owner=learner, number=1, run=run, dataset_version=run.dataset_version,
+        model_file=f"runs/{run.pk}/model.joblib", model_sha256="0" * 64, signature=[],
+    )  # fmt: skip
     values = {
         "node_slug": node.slug, "lesson_slug": "intro", "attempt_id": attempt.pk,
         "question_id": Question.objects.get(qid="first-single").pk, "job_id": job.pk, "dataset_id": dataset.pk,
-        "number": 1, "experiment_id": experiment.pk, "run_id": run.pk,
+        "number": 1, "experiment_id": experiment.pk, "run_id": run.pk, "model_id": model.pk,
     }  # fmt: skip
-    ids = {"attempt_id", "job_id", "dataset_id", "experiment_id", "run_id"}
+    ids = {"attempt_id", "job_id", "dataset_id", "experiment_id", "run_id", "model_id"}
     urls = []
     for name, pattern in _patterns(get_resolver()):
         wanted = list(pattern.pattern.converters)
@@ -70,6 +79,12 @@ def site_urls(learner: object, course: object, settings: object, tmp_path: objec
             urls += [
                 SiteUrl(name, reverse(name, args=[run.pk, action]), takes_id)
                 for action in ("tag", "note", "reveal", "replay")
+            ]
+        elif name in REGISTRY_ACTIONS:
+            base = {key: values[key] for key in wanted if key != "action"}
+            urls += [
+                SiteUrl(name, reverse(name, kwargs={**base, "action": action}), takes_id)
+                for action in REGISTRY_ACTIONS[name]
             ]
         else:
             urls.append(SiteUrl(name, reverse(name, kwargs={key: values[key] for key in wanted}), takes_id))

@@ -20,11 +20,16 @@ from sandbox.tracking import services as tracking
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def cancer(learner: User, settings: object, tmp_path: object) -> Dataset:
+def cancer_dataset(learner: User, settings: object, tmp_path: object) -> Dataset:
+    """The breast cancer set in a fresh media folder, with no model cached from another test."""
     settings.MEDIA_ROOT = tmp_path / "media"
     artifacts.model_cache_clear()
     return dataset_services.dataset_create_builtin(owner=learner, name="breast_cancer")
+
+
+@pytest.fixture
+def cancer(learner: User, settings: object, tmp_path: object) -> Dataset:
+    return cancer_dataset(learner, settings, tmp_path)
 
 
 def trained_run(dataset: Dataset, *, seed: int = 42, C: float = 1.0, status: str = Run.Status.SUCCEEDED) -> Run:
