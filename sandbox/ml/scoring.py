@@ -204,10 +204,9 @@ def _content_type(content_type: str | None) -> str:
 
 def _text(body: bytes) -> str:
     try:
-        text = body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _refuse(f"The body is not UTF-8 text (byte {exc.start} cannot be read).") from None
-    return text.removeprefix("\ufeff")
 
 
 def _json_depth(body: bytes) -> int:
@@ -242,7 +241,8 @@ def _no_constant(name: str) -> object:
 def _parse_json(body: bytes) -> object:
     if _json_depth(body) > MAX_JSON_DEPTH:
         raise _refuse(f"The JSON nests arrays or objects more than {MAX_JSON_DEPTH} deep.")
-    text = _text(body)
+    # A byte-order mark is skipped, as json.loads skips it in the bytes MLflow's server hands it.
+    text = _text(body).removeprefix("\ufeff")
     try:
         return json.loads(text, parse_constant=_no_constant)
     except _NotJson as exc:
@@ -561,7 +561,8 @@ def _csv_column(column: pd.Series, spec: ColumnSpec) -> np.ndarray | pd.api.exte
 
 
 def _from_csv(body: bytes, signature: Signature) -> ScoringInput:
-    text = _text(body)
+    # A byte-order mark is skipped, as pandas skips it when MLflow's server reads the CSV.
+    text = _text(body).removeprefix("\ufeff")
     if not text.strip():
         raise _refuse("The CSV body is empty.")
     try:

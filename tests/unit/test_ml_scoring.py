@@ -69,10 +69,11 @@ ACCEPTED = {
     "inputs as columns": (_json({"inputs": {n: [r[n] for r in ROWS] for n in NAMES}}), JSON),
     "inputs as records": (_json({"inputs": ROWS}), JSON),
     "csv": (b'x,f,n,i,b,s\n1.5,2,3,-4,true,one\n-2,0.25,9007199254740993,2147483647,False,"two, with a comma"\n', CSV),
-    "csv, charset given, BOM": (
+    "csv, charset given, byte-order mark": (
         b'\xef\xbb\xbfx,f,n,i,b,s\n1.5,2,3,-4,True,one\n-2,0.25,9007199254740993,2147483647,0,"two, with a comma"\n',
         "text/csv; charset=UTF-8",
     ),
+    "json with a byte-order mark": (b"\xef\xbb\xbf" + _json({"dataframe_records": ROWS}), JSON),
     "json with charset": (_json({"dataframe_records": ROWS}), "application/json; charset=utf-8"),
 }
 
