@@ -180,6 +180,8 @@ REQUESTS: dict[str, tuple[bytes, str | None]] = {
     "records": (_records(), JSON),
     "instances as records": (json.dumps({"instances": ROWS}).encode(), JSON),
     "inputs as columns": (json.dumps({"inputs": {n: [r[n] for r in ROWS] for n in NAMES}}).encode(), JSON),
+    "instances as columns": (json.dumps({"instances": {n: [r[n] for r in ROWS] for n in NAMES}}).encode(), JSON),
+    "inputs as one row of values": (json.dumps({"inputs": ROWS[0]}).encode(), JSON),
     "csv": (CSV_ROWS, CSV),
     "csv with charset": (CSV_ROWS, "text/csv; charset=utf-8"),
     "csv with a byte-order mark": (b"\xef\xbb\xbf" + CSV_ROWS, CSV),
@@ -225,6 +227,7 @@ REQUESTS: dict[str, tuple[bytes, str | None]] = {
     "NaN": (_raw("x", "NaN"), JSON),
     "Infinity": (_raw("x", "Infinity"), JSON),
     "1e400 for a double": (_raw("x", "1e400"), JSON),
+    "1e39 for a float": (_records(f=1e39), JSON),
     "text holding a number for a double": (_records(x="1.5"), JSON),
     "a boolean for a double": (_records(x=True), JSON),
     "a fraction for a long": (_records(n=1.5), JSON),
@@ -236,21 +239,22 @@ REQUESTS: dict[str, tuple[bytes, str | None]] = {
 }
 # What MLflow does with each request refused here on purpose, as docs/serving.md says: answers 500, or reads
 # the request into a frame (scored, or failing later in the model) where it should have refused it.
-DIFFERENCES = {
-    "no content type": "500",
-    "JSON nested 10,000 deep": "500",
-    "null for a double": "reads",
-    "NaN": "reads",
-    "Infinity": "reads",
-    "1e400 for a double": "reads",
-    "text holding a number for a double": "reads",
-    "a boolean for a double": "reads",
-    "a fraction for a long": "reads",
-    "a number for a boolean": "reads",
-    "a number for a string": "reads",
-    "an integer beyond an integer": "reads",
-    "a key beside the payload": "reads",
-    "params that are not an object": "reads",
+DIFFERENCES: dict[str, tuple] = {
+    "no content type": ("500",),
+    "JSON nested 10,000 deep": ("500",),
+    "null for a double": ("reads", "x", None),
+    "NaN": ("reads", "x", None),
+    "Infinity": ("reads", "x", float("inf")),
+    "1e400 for a double": ("reads", "x", float("inf")),
+    "1e39 for a float": ("reads", "f", float("inf")),
+    "text holding a number for a double": ("reads", "x", 1.5),
+    "a boolean for a double": ("reads", "x", 1.0),
+    "a fraction for a long": ("reads", "n", 1),
+    "a number for a boolean": ("reads", "b", True),
+    "a number for a string": ("reads", "s", 5),
+    "an integer beyond an integer": ("reads", "i", -(2**31)),
+    "a key beside the payload": ("reads",),
+    "params that are not an object": ("reads",),
 }
 
 
@@ -376,10 +380,14 @@ def test_mlflow_and_the_site_agree_on_each_request_unless_the_docs_say_they_diff
             assert theirs["dtypes"][column] == str(ours.frame[column].dtype)
         assert theirs["response"] == format_predictions(mlflow_side["scorer"].predict(ours.frame)).decode()
     elif name in DIFFERENCES:
-        if DIFFERENCES[name] == "500":
+        expected = DIFFERENCES[name]
+        if expected[0] == "500":
             assert theirs["status"] == 500, theirs
         else:
             assert "frame" in theirs, theirs
+            if len(expected) == 3:
+                # The second row's value, as MLflow read it instead of refusing it.
+                assert theirs["frame"][expected[1]][1] == expected[2], theirs["frame"]
         assert 400 <= ours.status < 500
     else:
         assert theirs["status"] == ours.status, (theirs, ours.message)
