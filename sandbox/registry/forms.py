@@ -71,6 +71,11 @@ class AsOfForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"),
     )
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Shown on the same page as the alias form: its own ids, the same field names.
+        kwargs.setdefault("auto_id", "as_of_%s")
+        super().__init__(*args, **kwargs)
+
 
 class PromoteForm(forms.Form):
     tolerance = forms.FloatField(
