@@ -117,3 +117,14 @@ def version_profile(*, version: DatasetVersion) -> tuple[list[ColumnProfile], li
     data = _profile_data(version)
     columns = [ColumnProfile(**column) for column in data["columns"]]
     return columns, [tuple(pair) for pair in data["balance"]]
+
+
+def version_class_count(*, version: DatasetVersion) -> int:
+    """How many classes the target of a classification version has (from its stored profile), 0 for regression."""
+    if version.dataset.task != catalog.CLASSIFICATION:
+        return 0
+    target = version.dataset.target
+    for column in _profile_data(version)["columns"]:
+        if column["name"] == target:
+            return max(2, int(column["unique"]))
+    return 2

@@ -22,7 +22,7 @@ from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
 from mlopslab.version import code_version
 from sandbox.datasets.models import Dataset, DatasetVersion
-from sandbox.datasets.selectors import version_frame
+from sandbox.datasets.selectors import version_class_count, version_frame
 from sandbox.jobs.services import job_create
 from sandbox.tracking.models import Experiment, Run, runs_reindex
 from sandbox.tracking.selectors import MAX_COMPARE, runs_for_comparison
@@ -53,15 +53,26 @@ class RunConfig:
     seed: int
 
 
-def _checked(experiment: Experiment, version: DatasetVersion, config: RunConfig) -> dict:
+def _algorithm(experiment: Experiment, config: RunConfig) -> training.Algorithm:
     algorithm = training.ALGORITHMS.get(config.algorithm)
     if algorithm is None:
         raise RunRefused(f"There is no algorithm called {config.algorithm!r}.")
     if algorithm.task != experiment.dataset.task:
         raise RunRefused(f"{algorithm.label} is for {algorithm.task}; this dataset is for {experiment.dataset.task}.")
+    return algorithm
+
+
+def _work_shape(version: DatasetVersion, config: RunConfig) -> dict:
+    """What the work estimate needs beyond the rows and columns: the classes and whether numbers are scaled."""
+    return {"classes": version_class_count(version=version), "scaled": config.preparation.scale}
+
+
+def _checked(experiment: Experiment, version: DatasetVersion, config: RunConfig, *, shape: dict | None = None) -> dict:
+    algorithm = _algorithm(experiment, config)
+    shape = _work_shape(version, config) if shape is None else shape
     try:
         params = training.check_params(algorithm, config.params)
-        training.check_work(algorithm, params, version.rows, version.columns, config.split.cv_folds)
+        training.check_work(algorithm, params, version.rows, version.columns, config.split.cv_folds, **shape)
     except training.ParamError as exc:
         raise RunRefused(str(exc)) from None
     return params
@@ -129,7 +140,15 @@ def sweep_create(
         )
         for values in combinations
     ]
-    checked = [_checked(experiment, version, config) for config in configs]
+    shape = _work_shape(version, base)
+    checked = [_checked(experiment, version, config, shape=shape) for config in configs]
+    try:
+        # Each run fits the time one run may take; one job trains them all, one after another.
+        training.check_sweep_work(
+            _algorithm(experiment, base), checked, version.rows, version.columns, base.split.cv_folds, **shape
+        )
+    except training.ParamError as exc:
+        raise RunRefused(str(exc)) from None
     with transaction.atomic():
         runs = [
             _new_run(experiment, version, c, p, name=sweep_run_name(c.algorithm, c.params, names))

@@ -87,3 +87,38 @@ def test_a_hard_limit_not_above_the_soft_one_is_refused() -> None:
     result = _limits_read_with(JOB_SOFT_TIME_LIMIT="60", JOB_HARD_TIME_LIMIT="60")
     assert result.returncode != 0
     assert "JOB_HARD_TIME_LIMIT=60 is below the minimum of 61" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_sweep_whose_runs_each_fit_but_not_together_is_refused_and_creates_nothing(
+    learner: object, settings: object, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    # A 2-second soft limit gives one run a 1-second budget: each tree below fits it, three in a row do not.
+    monkeypatch.setenv("JOB_SOFT_TIME_LIMIT", "2")
+    dataset = dataset_services.dataset_create_churn(
+        owner=learner,
+        name="churn",
+        settings={"rows": 300, "noise": 0.05, "churn_rate": 0.3, "missing_rate": 0, "seed": 1},
+    )
+    experiment = tracking.experiment_create(owner=learner, name="e", dataset=dataset)
+    version = dataset.versions.get()
+    base = tracking.RunConfig("decision_tree", {}, training.Preparation(), training.Split(), 3)
+    tree = training.ALGORITHMS["decision_tree"]
+    one = training.check_params(tree, {"max_depth": 2})
+    training.check_sweep_work(tree, [one], version.rows, version.columns, 0)  # one alone fits
+    runs_before, jobs_before = Run.objects.count(), Job.objects.count()
+    with pytest.raises(tracking.RunRefused, match=r"This sweep's 3 runs would take up to about \d+ s together"):
+        tracking.sweep_create(experiment=experiment, version=version, base=base, grid={"max_depth": [2, 3, 4]})
+    assert (Run.objects.count(), Job.objects.count()) == (runs_before, jobs_before)
+
+
+@pytest.mark.django_db
+def test_the_work_estimate_counts_the_targets_classes(learner: object, settings: object, tmp_path: object) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    from sandbox.datasets.selectors import version_class_count
+
+    iris = dataset_services.dataset_create_builtin(owner=learner, name="iris")
+    diabetes = dataset_services.dataset_create_builtin(owner=learner, name="diabetes")
+    assert version_class_count(version=iris.versions.get()) == 3
+    assert version_class_count(version=diabetes.versions.get()) == 0
