@@ -19,7 +19,7 @@ from django.utils import timezone
 from lessons.rendering import render_markdown
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
-from sandbox.datasets.models import TEXT_DTYPES
+from sandbox.datasets.models import DatasetVersion
 from sandbox.datasets.selectors import version_frame
 from sandbox.jobs.registry import ProgressCallback
 from sandbox.jobs.services import job_create_or_refuse
@@ -29,6 +29,7 @@ from sandbox.tracking.models import Run
 
 # scikit-learn and pandas load with the first gate this process runs, on a worker.
 gate = lazy_module("sandbox.registry.gate")
+scoring = lazy_module("sandbox.ml.scoring")
 
 # The kind of job the gate runs as (sandbox.registry.runners).
 GATE = "registry_gate"
@@ -125,26 +126,15 @@ def _description_check(text: str) -> tuple[str, str]:
     return text, render_markdown(text).html if text.strip() else ""
 
 
-# MLflow's ColSpec types for the dtypes pandas reads a version's CSV with.
-_MLFLOW_TYPES = {
-    "int64": "long",
-    "int32": "integer",
-    "float64": "double",
-    "float32": "float",
-    "bool": "boolean",
-    "boolean": "boolean",
-    **{dtype: "string" for dtype in TEXT_DTYPES},
-}
-
-
-def signature_from_schema(schema: list[dict], target: str) -> list[dict]:
-    """The model's input signature, as MLflow's ColSpec list (`[{"name": …, "type": "double"}, …]`), from the
-    stored schema of the data version the run trained on: every column but the target, in the frame's order."""
-    return [
-        {"name": column["name"], "type": _MLFLOW_TYPES.get(column["dtype"], "string")}
-        for column in schema
-        if column["name"] != target
-    ]
+def signature_of(data: DatasetVersion) -> list[dict]:
+    """The input signature of a model trained on `data`, as MLflow's `infer_signature` gives it
+    (`sandbox.ml.scoring.signature_from_frame`): each column but the target, in the frame's order, with its
+    MLflow type and whether it may be missing, as `[{"type": "double", "name": …, "required": true}, …]`."""
+    try:
+        signature = scoring.signature_from_frame(version_frame(data), data.dataset.target)
+    except ValueError as exc:
+        raise RegistryRefused(f"This model's input signature cannot be written: {exc}", status=422) from None
+    return [column.to_dict() for column in signature.inputs]
 
 
 def golden_rows(row_count: int) -> list[int]:
@@ -192,13 +182,15 @@ def model_version_register(
         raise RegistryRefused("There is no such model of yours.", status=404)
     description, html = _description_check(description)
     owner = run.owner
+    name = model_name_check(model_name) if registered_model is None else ""
+    data = run.dataset_version
+    # Read before the model's row is locked: it reads the data version's file.
+    signature = signature_of(data)
     with transaction.atomic():
         if registered_model is None:
-            name = model_name_check(model_name)
             registered_model, _ = RegisteredModel.objects.get_or_create(owner=owner, name=name)
         model = RegisteredModel.objects.select_for_update().get(pk=registered_model.pk)
         last = model.versions.order_by("-number").values_list("number", flat=True).first() or 0
-        data = run.dataset_version
         version = ModelVersion.objects.create(
             registered_model=model,
             owner=owner,
@@ -208,7 +200,7 @@ def model_version_register(
             code_version=str(run.environment.get("code", ""))[:100],
             model_file=run.model_file,
             model_sha256=run.model_sha256,
-            signature=signature_from_schema(data.schema, data.dataset.target),
+            signature=signature,
             status=ModelVersion.Status.READY,
             description=description,
             description_html=html,

@@ -68,7 +68,7 @@ def test_versions_count_from_one_per_model_and_record_their_lineage(cancer: Data
     assert v2.model_sha256 == second.model_sha256
     assert v2.model_file == second.model_file
     assert v2.code_version == second.environment["code"]
-    assert {"name": "mean radius", "type": "double"} in v2.signature
+    assert {"name": "mean radius", "type": "double", "required": True} in v2.signature
     assert "target" not in {column["name"] for column in v2.signature}
     model = RegisteredModel.objects.get(pk=v1.registered_model_id)
     assert model.golden_dataset_version_id == first.dataset_version_id
