@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandbox.ml.datasets import load_builtin, make_churn
 from sandbox.ml.scoring import (
     ACCEPTED_FORMS,
     MAX_BODY_BYTES,
@@ -379,3 +380,17 @@ def test_a_signature_refuses_unknown_types_and_repeated_names() -> None:
         ColumnSpec("x", "datetime")
     with pytest.raises(ValueError, match="once"):
         Signature(inputs=(ColumnSpec("x", "double"), ColumnSpec("x", "long")))
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits", "diabetes", "churn"])
+def test_rows_of_each_dataset_read_back_as_the_training_frame(name: str) -> None:
+    frame = make_churn(rows=300) if name == "churn" else load_builtin(name)
+    target = "churned" if name == "churn" else "target"
+    features = frame.drop(columns=[target])
+    signature = signature_from_frame(frame, target)
+    records = features.astype(object).where(features.notna(), None).to_dict(orient="records")
+    for body, content_type in [
+        (_json({"dataframe_records": records}), JSON),
+        (features.to_csv(index=False).encode(), CSV),
+    ]:
+        pd.testing.assert_frame_equal(parse_request(body, content_type, signature).frame, features)
