@@ -3,7 +3,9 @@ ask the as-of question, and the refusals each answers with."""
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -166,3 +168,36 @@ def test_bad_input_answers_with_a_form_error_or_4xx_and_changes_nothing(
     assert learner_client.get(reverse("sandbox:model", args=[theirs.pk])).status_code == 404
     register = reverse("sandbox:model_register", args=[failed.pk])
     assert learner_client.post(register, {"model": theirs.pk}).status_code == 422
+
+
+def test_the_registry_pages_cost_the_same_queries_with_more_versions_and_events(
+    learner_client: Client, learner: User, cancer: Dataset
+) -> None:
+    run = trained_run(cancer)
+
+    def grow(count: int) -> ModelVersion:
+        for _ in range(count):
+            version = registry.model_version_register(run=run, model_name="m")
+            registry.model_alias_set(
+                registered_model=version.registered_model, alias="challenger", version=version, actor=learner
+            )
+            registry.model_version_set_tag(version=version, key="k", value="v")
+        return version
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert learner_client.get(url).status_code == 200
+        return len(captured)
+
+    version = grow(2)
+    model_id = version.registered_model_id
+    pages = [
+        reverse("sandbox:models"),
+        reverse("sandbox:model", args=[model_id]),
+        reverse("sandbox:model", args=[model_id]) + "?alias=challenger&when=2999-01-01T00:00:00",
+        reverse("sandbox:model_version", args=[model_id, 1]),
+        reverse("sandbox:model_version_lineage", args=[model_id, 1]),
+    ]
+    few = [queries(url) for url in pages]
+    grow(6)
+    assert [queries(url) for url in pages] == few
