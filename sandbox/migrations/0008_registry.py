@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         blank=True,
                         null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.RESTRICT,
                         related_name="+",
                         to="sandbox.datasetversion",
                     ),
@@ -108,7 +108,7 @@ class Migration(migrations.Migration):
                 (
                     "dataset_version",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.RESTRICT,
                         related_name="model_versions",
                         to="sandbox.datasetversion",
                     ),
@@ -124,7 +124,7 @@ class Migration(migrations.Migration):
                 (
                     "run",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="model_versions", to="sandbox.run"
+                        on_delete=django.db.models.deletion.RESTRICT, related_name="model_versions", to="sandbox.run"
                     ),
                 ),
                 (
@@ -292,7 +292,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         blank=True,
                         null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.RESTRICT,
                         related_name="+",
                         to="sandbox.modelversion",
                     ),
@@ -302,7 +302,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         blank=True,
                         null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.RESTRICT,
                         related_name="+",
                         to="sandbox.modelversion",
                     ),

@@ -21,7 +21,7 @@ class RegisteredModel(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     # The golden sample: the same rows, with their labels, for every version's gate (drawn once, seeded).
     golden_dataset_version = models.ForeignKey(
-        DatasetVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        DatasetVersion, on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
     )
     golden_rows = models.JSONField(default=list, blank=True, help_text="Row positions in that version's file.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -47,8 +47,8 @@ class ModelVersion(models.Model):
     registered_model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="model_versions")
     number = models.PositiveIntegerField()
-    run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="model_versions")
-    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="model_versions")
+    run = models.ForeignKey(Run, on_delete=models.RESTRICT, related_name="model_versions")
+    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.RESTRICT, related_name="model_versions")
     code_version = models.CharField(max_length=100, blank=True)
     model_file = models.CharField(max_length=200, help_text="Storage path the app wrote the pipeline to.")
     model_sha256 = models.CharField(max_length=64)
@@ -158,8 +158,8 @@ class AliasEvent(models.Model):
     registered_model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="alias_events")
     alias = models.CharField(max_length=255)
     action = models.CharField(max_length=10, choices=Action.choices)
-    from_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    from_version = models.ForeignKey(ModelVersion, on_delete=models.RESTRICT, null=True, blank=True, related_name="+")
+    to_version = models.ForeignKey(ModelVersion, on_delete=models.RESTRICT, null=True, blank=True, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alias_events")
     reason = models.TextField(blank=True)
     gate = models.CharField(max_length=12, choices=Gate.choices, default=Gate.NONE, blank=True)

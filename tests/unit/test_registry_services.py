@@ -285,3 +285,19 @@ def test_rollback_needs_a_reason_and_is_recorded_as_one(cancer: Dataset, learner
         registered_model=model, alias="prod", version=v1, actor=learner, reason="v2 answers 500s"
     )
     assert (event.action, event.from_version, event.to_version, event.reason) == ("rollback", v2, v1, "v2 answers 500s")
+
+
+def test_a_registered_run_cannot_vanish_but_its_model_can_go_with_its_versions_and_events(
+    cancer: Dataset, learner: User
+) -> None:
+    from django.db.models import RestrictedError
+
+    run = trained_run(cancer)
+    version = registry.model_version_register(run=run, model_name="m")
+    registry.model_alias_set(registered_model=version.registered_model, alias="a", version=version, actor=learner)
+    with pytest.raises(RestrictedError):
+        run.delete()
+    version.registered_model.delete()
+    assert not ModelVersion.objects.exists()
+    assert not AliasEvent.objects.exists()
+    assert Run.objects.filter(pk=run.pk).exists()
