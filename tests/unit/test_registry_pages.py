@@ -201,3 +201,18 @@ def test_the_registry_pages_cost_the_same_queries_with_more_versions_and_events(
     few = [queries(url) for url in pages]
     grow(6)
     assert [queries(url) for url in pages] == few
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's query plans")
+def test_the_challenge_check_seeks_indexes_and_reads_no_table_whole(learner: User, cancer: Dataset) -> None:
+    registry.model_version_register(run=trained_run(cancer), model_name="m")
+    with CaptureQueriesContext(connection) as captured:
+        challenge_status("registry.promote-alias", learner)
+    plans = []
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+            plans += [row[-1] for row in cursor.fetchall()]
+    assert len(captured.captured_queries) == 3
+    scans = [step for step in plans if step.startswith("SCAN")]
+    assert not scans, plans
