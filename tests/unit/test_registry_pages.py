@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from lessons.challenges import challenge_status
 from sandbox.models import AliasEvent, Dataset, ModelAlias, ModelVersion, Validation
+from sandbox.registry import selectors
 from sandbox.registry import services as registry
 from tests.unit.test_registry_services import cancer_dataset, trained_run
 
@@ -216,3 +217,19 @@ def test_the_challenge_check_seeks_indexes_and_reads_no_table_whole(learner: Use
     assert len(captured.captured_queries) == 3
     scans = [step for step in plans if step.startswith("SCAN")]
     assert not scans, plans
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's query plans")
+def test_the_as_of_answer_is_one_seek_on_the_alias_event_index(learner: User, cancer: Dataset) -> None:
+    version = registry.model_version_register(run=trained_run(cancer), model_name="m")
+    model = version.registered_model
+    registry.model_alias_set(registered_model=model, alias="challenger", version=version, actor=learner)
+    with CaptureQueriesContext(connection) as captured:
+        answer = selectors.alias_as_of(registered_model=model, alias="challenger", when=timezone.now())
+    assert answer.version == version
+    assert len(captured.captured_queries) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + captured.captured_queries[0]["sql"])
+        plan = [row[-1] for row in cursor.fetchall()]
+    assert any("alias_event_as_of" in step for step in plan), plan
+    assert not [step for step in plan if step.startswith("SCAN") or "TEMP B-TREE" in step], plan
