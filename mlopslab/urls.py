@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from mlopslab import views
 from mlopslab.forms import AdminLoginForm
+from sandbox.serving import endpoint as serving
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +17,12 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("lessons.urls")),
     path("sandbox/", include("sandbox.urls")),
+    # The prediction endpoints speak MLflow's scoring protocol at MLflow's paths, under /serve/<endpoint>/;
+    # anything else under /serve/ answers a JSON 404 too, never a page.
+    path("serve/<str:endpoint>/invocations", serving.invocations, name="serve_invocations"),
+    path("serve/<str:endpoint>/ping", serving.ping, name="serve_ping"),
+    path("serve/<str:endpoint>/version", serving.version, name="serve_version"),
+    re_path(r"^serve/(?P<path>.*)$", serving.not_found),
     # Before the admin's own URLs, which would otherwise answer the same path unthrottled.
     path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),

@@ -15,6 +15,8 @@ CAPABILITY_MODULES = [
     "sandbox.registry.runners",
     "sandbox.registry.challenges",
     "sandbox.registry.admin",
+    "sandbox.serving.runners",
+    "sandbox.serving.challenges",
 ]
 
 

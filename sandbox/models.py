@@ -3,17 +3,22 @@
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.jobs.models import Job
 from sandbox.registry.models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, Validation
+from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Release
 from sandbox.tracking.models import Experiment, Run
 
 __all__ = [
     "AliasEvent",
+    "ApiToken",
     "Dataset",
     "DatasetVersion",
+    "Deployment",
     "Experiment",
     "Job",
     "ModelAlias",
     "ModelVersion",
+    "PredictionLog",
     "RegisteredModel",
+    "Release",
     "Run",
     "Validation",
 ]

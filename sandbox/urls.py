@@ -3,6 +3,7 @@
 from sandbox.datasets import urls as datasets_urls
 from sandbox.jobs import urls as jobs_urls
 from sandbox.registry import urls as registry_urls
+from sandbox.serving import urls as serving_urls
 from sandbox.tracking import urls as tracking_urls
 
 app_name = "sandbox"
@@ -11,4 +12,5 @@ urlpatterns = [
     *datasets_urls.urlpatterns,
     *tracking_urls.urlpatterns,
     *registry_urls.urlpatterns,
+    *serving_urls.urlpatterns,
 ]

@@ -10,7 +10,7 @@ from lessons.models import Node, Question
 from sandbox.datasets import services as dataset_services
 from sandbox.jobs.runners import FIRST_MODEL
 from sandbox.ml import training
-from sandbox.models import Experiment, Job, ModelVersion, RegisteredModel, Run
+from sandbox.models import ApiToken, Deployment, Experiment, Job, ModelVersion, RegisteredModel, Release, Run
 
 # Logging out would leave the rest of a walk anonymous; the admin is Django's own; the health pages
 # take no input and answer 503 by contract while Redis is down.
@@ -59,16 +59,26 @@ def site_urls(learner: object, course: object, settings: object, tmp_path: objec
     )  # fmt: skip
     job = Job.objects.create(owner=learner, kind=FIRST_MODEL)
     model = RegisteredModel.objects.create(owner=learner, name="m")
-    ModelVersion.objects.create(
+    version = ModelVersion.objects.create(
         registered_model=model, owner=learner, number=1, run=run, dataset_version=run.dataset_version,
         model_file=f"runs/{run.pk}/model.joblib", model_sha256="0" * 64, signature=[],
     )  # fmt: skip
+    deployment = Deployment.objects.create(
+        owner=learner, name="m-api", registered_model=model, status=Deployment.Status.LIVE, stable_version=version
+    )
+    release = Release.objects.create(
+        deployment=deployment, owner=learner, number=1, status=Release.Status.LIVE, strategy="single",
+        version=version, stable_version=version, actor=learner,
+    )  # fmt: skip
+    Deployment.objects.filter(pk=deployment.pk).update(current_release=release, revision=1)
+    token = ApiToken.objects.create(owner=learner, name="t", token_hash="0" * 64, prefix="mlt_0")
     values = {
         "node_slug": node.slug, "lesson_slug": "intro", "attempt_id": attempt.pk,
         "question_id": Question.objects.get(qid="first-single").pk, "job_id": job.pk, "dataset_id": dataset.pk,
         "number": 1, "experiment_id": experiment.pk, "run_id": run.pk, "model_id": model.pk,
+        "deployment_id": deployment.pk, "token_id": token.pk, "endpoint": deployment.name,
     }  # fmt: skip
-    ids = {"attempt_id", "job_id", "dataset_id", "experiment_id", "run_id", "model_id"}
+    ids = {"attempt_id", "job_id", "dataset_id", "experiment_id", "run_id", "model_id", "deployment_id", "token_id"}
     urls = []
     for name, pattern in _patterns(get_resolver()):
         wanted = list(pattern.pattern.converters)

@@ -7,7 +7,7 @@ them jobs; never the other way. A capability that reaches up would make the lowe
 from tests.unit.test_import_cycles import ROOT, _import_graph
 
 # Lowest first: each capability may import those before it, never those after.
-CAPABILITIES = ["sandbox.jobs", "sandbox.datasets", "sandbox.tracking", "sandbox.registry"]
+CAPABILITIES = ["sandbox.jobs", "sandbox.datasets", "sandbox.tracking", "sandbox.registry", "sandbox.serving"]
 
 
 def _capability(module: str) -> str | None:

@@ -1,0 +1,384 @@
+"""The prediction endpoint, speaking MLflow's scoring protocol: `POST /serve/<endpoint>/invocations`,
+`GET /serve/<endpoint>/ping` and `GET /serve/<endpoint>/version`.
+
+Callers authenticate with `Authorization: Bearer <token>` (an `ApiToken`, looked up by its SHA-256) or, without
+that header, with the site's session. No credentials, or a wrong or revoked token, is 401; an endpoint that is
+not the caller's, or none at all, is 404. Every refusal is MLflow's JSON error body
+(`{"error_code": …, "message": …}`) with a 4xx status, and a refused request logs nothing.
+
+The path is kept short because it is the one a load test hammers: one indexed query finds the deployment and
+checks the token together (a second only on the way to a 401), the loaded models are kept per process and
+reused while the deployment's `revision` is unchanged, no template, no session when a token is given, and the
+answer and the log rows are written with one insert.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from mlopslab.lazy import lazy_module
+from mlopslab.limits import accepts_body
+from sandbox.registry import artifacts
+from sandbox.registry.models import ModelVersion
+from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Strategy
+from sandbox.serving.services import signature_of, token_hash
+
+# numpy and pandas load with the first prediction this process answers, not when the site starts.
+np = lazy_module("numpy")
+scoring = lazy_module("sandbox.ml.scoring")
+
+logger = logging.getLogger(__name__)
+
+# As sandbox.ml.scoring.MAX_BODY_BYTES (a unit test holds them equal), here so that the URL table does not
+# import pandas to know it.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# The MLflow release whose scoring server this endpoint answers like; `/version` answers it, as MLflow's does.
+MLFLOW_VERSION = "3.17.2"
+# A batch keeps at most this many of its rows (inputs and predictions) in the request log.
+LOGGED_ROWS = 100
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+CONFLICT = "RESOURCE_CONFLICT"
+BAD_REQUEST = "BAD_REQUEST"
+
+BAD_TOKEN = "The API token is not valid: it was revoked, or never issued. Create one on your tokens page."
+NO_CREDENTIALS = "Send `Authorization: Bearer <your API token>` (create a token on your tokens page), or sign in."
+# What MLflow's server answers when the model itself raises (it does so with 400, too).
+MODEL_FAILED = (
+    "Encountered an unexpected error while evaluating the model. Verify that the input is compatible with the "
+    "model's signature."
+)
+
+# Which request a canary answers: one draw per request. Tests seed it (`router.seed(…)`) for a fixed split.
+router = random.Random()
+
+
+def error_response(status: int, code: str, message: str) -> HttpResponse:
+    """MLflow's error body, `{"error_code": …, "message": …}`, as JSON with the given status."""
+    body = json.dumps({"error_code": code, "message": message})
+    response = HttpResponse(body, status=status, content_type="application/json")
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="MLOps Lab"'
+    return response
+
+
+def _too_large(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    return error_response(
+        413, BAD_REQUEST,
+        f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB and was not read; "
+        "send the batch in smaller requests.",
+    )  # fmt: skip
+
+
+# --- what serves a deployment, kept per process ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answerer:
+    """One loaded version behind an endpoint."""
+
+    version_id: int
+    number: int
+    pipeline: Any
+    signature: Any
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A deployment as one revision left it: its strategy and its loaded versions."""
+
+    revision: int
+    release_id: int
+    strategy: str
+    percent: int
+    stable: Answerer
+    candidate: Answerer | None
+
+
+# (deployment id) -> what serves it; replaced when the deployment's row shows a newer revision.
+_serving: dict[int, Serving] = {}
+_lock = threading.Lock()
+
+
+def serving_cache_clear() -> None:
+    with _lock:
+        _serving.clear()
+
+
+def _answerer(version: ModelVersion) -> Answerer:
+    return Answerer(
+        version_id=version.pk,
+        number=version.number,
+        pipeline=artifacts.model_load(version),
+        signature=signature_of(version),
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentRow:
+    """The deployment's columns the endpoint reads per request (one query, no model instance)."""
+
+    pk: int
+    status: str
+    revision: int
+    release_id: int | None
+    strategy: str
+    percent: int
+    stable_id: int | None
+    candidate_id: int | None
+
+
+ROW_FIELDS = (
+    "pk", "status", "revision", "current_release_id", "strategy", "canary_percent", "stable_version_id",
+    "candidate_version_id",
+)  # fmt: skip
+
+
+def serving_for(row: DeploymentRow) -> Serving:
+    """The loaded versions of the deployment at the row's revision: from this process's cache, or loaded
+    (through the registry's SHA-256-checked loader) when the row shows a revision the cache has not seen."""
+    cached = _serving.get(row.pk)
+    if cached is not None and cached.revision == row.revision:
+        return cached
+    ids = [pk for pk in (row.stable_id, row.candidate_id) if pk is not None]
+    versions = {version.pk: version for version in ModelVersion.objects.filter(pk__in=ids)}
+    serving = Serving(
+        revision=row.revision,
+        release_id=row.release_id,
+        strategy=row.strategy,
+        percent=row.percent,
+        stable=_answerer(versions[row.stable_id]),
+        candidate=_answerer(versions[row.candidate_id]) if row.candidate_id is not None else None,
+    )
+    with _lock:
+        current = _serving.get(row.pk)
+        if current is None or current.revision < serving.revision:
+            _serving[row.pk] = serving
+    return serving
+
+
+# --- finding the caller's deployment -----------------------------------------------------------------------
+
+
+class Refusal(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+
+
+def _row(values: tuple | None) -> DeploymentRow | None:
+    return DeploymentRow(*values) if values is not None else None
+
+
+def deployment_row(request: HttpRequest, endpoint: str) -> DeploymentRow:
+    """The caller's live deployment called `endpoint`, or a `Refusal` carrying the 401, 404 or 409."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is not None:
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Refusal(
+                error_response(401, UNAUTHENTICATED, "The Authorization header must read `Bearer <your API token>`.")
+            )
+        digest = token_hash(token)
+        # The token and the deployment in one query: a row comes back only for the token owner's endpoint.
+        values = (
+            Deployment.objects.filter(
+                name=endpoint, owner__api_tokens__token_hash=digest, owner__api_tokens__revoked_at__isnull=True
+            )
+            .values_list(*ROW_FIELDS)
+            .first()
+        )
+        if values is None and not ApiToken.objects.filter(token_hash=digest, revoked_at__isnull=True).exists():
+            raise Refusal(error_response(401, UNAUTHENTICATED, BAD_TOKEN))
+    else:
+        user = request.user
+        if not user.is_authenticated:
+            raise Refusal(error_response(401, UNAUTHENTICATED, NO_CREDENTIALS))
+        values = Deployment.objects.filter(name=endpoint, owner_id=user.pk).values_list(*ROW_FIELDS).first()
+    row = _row(values)
+    if row is None:
+        raise Refusal(error_response(404, NOT_FOUND, f"You have no endpoint called {endpoint[:63]!r}."))
+    if row.status != Deployment.Status.LIVE or row.stable_id is None:
+        state = "still running." if row.status == Deployment.Status.PENDING else "failed; deploy a version again."
+        raise Refusal(
+            error_response(409, CONFLICT, f"Endpoint {endpoint!r} has no live release yet: its first deploy is {state}")
+        )
+    return row
+
+
+def _serving_or_refusal(row: DeploymentRow) -> Serving:
+    try:
+        return serving_for(row)
+    except artifacts.ModelFileRefused as refusal:
+        raise Refusal(error_response(409, CONFLICT, refusal.message)) from None
+
+
+# --- answering ---------------------------------------------------------------------------------------------
+
+
+def _route(serving: Serving) -> tuple[Answerer, str, Answerer | None]:
+    """Who answers (and in which role), and who answers a copy in the shadows."""
+    canary = serving.strategy == Strategy.CANARY and serving.candidate is not None
+    if canary and router.random() * 100 < serving.percent:
+        return serving.candidate, PredictionLog.Role.CANARY, None
+    if serving.strategy == Strategy.SHADOW:
+        return serving.stable, PredictionLog.Role.STABLE, serving.candidate
+    return serving.stable, PredictionLog.Role.STABLE, None
+
+
+def _jsonable_rows(frame: Any) -> list[dict]:
+    """The first rows of the frame as JSON records (numpy values as Python's, a missing value as null)."""
+    head = frame.iloc[:LOGGED_ROWS]
+    columns = {}
+    for name in head.columns:
+        values = head[name].tolist()
+        columns[name] = [None if value is None or value != value else value for value in values]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _logged_predictions(predictions: Any) -> list:
+    return json.loads(scoring.format_predictions(predictions[:LOGGED_ROWS]))["predictions"]
+
+
+def _predict(answerer: Answerer, frame: Any) -> Any:
+    return np.asarray(answerer.pipeline.predict(frame))
+
+
+@dataclass
+class Answer:
+    response: HttpResponse
+    version_number: int | None = None
+    role: str = ""
+
+
+def invoke(row: DeploymentRow, body: bytes, content_type: str | None, started: float) -> Answer:
+    """Score one request against the deployment: parse it as MLflow does, route it, predict, log, answer."""
+    serving = _serving_or_refusal(row)
+    answerer, role, shadow = _route(serving)
+    try:
+        parsed = scoring.parse_request(body, content_type, answerer.signature)
+    except scoring.ScoringError as error:
+        return Answer(error_response(error.status, error.error_code, error.message))
+    try:
+        predictions = _predict(answerer, parsed.frame)
+    except Exception:
+        logger.exception("version %s of deployment %s failed to predict", answerer.version_id, row.pk)
+        return Answer(error_response(400, BAD_REQUEST, MODEL_FAILED))
+    payload = scoring.format_predictions(predictions)
+    request_id = uuid.uuid4().hex
+    latency = (time.perf_counter() - started) * 1000
+    inputs = _jsonable_rows(parsed.frame)
+    rows = len(parsed.frame)
+    answered = PredictionLog(
+        deployment_id=row.pk, release_id=serving.release_id, version_id=answerer.version_id,
+        request_id=request_id, role=role, latency_ms=latency, row_count=rows, inputs=inputs,
+        predictions=_logged_predictions(predictions),
+    )  # fmt: skip
+    logs = [answered]
+    if shadow is not None:
+        logs.append(_shadow_log(row, serving, shadow, parsed, body, content_type, request_id, inputs))
+    try:
+        PredictionLog.objects.bulk_create(logs)
+    except Exception:
+        # The caller still gets the prediction; the log is the site's record, not part of the answer.
+        logger.exception("could not log a prediction of deployment %s", row.pk)
+    response = HttpResponse(payload, content_type="application/json")
+    response["X-Model-Version"] = str(answerer.number)
+    response["X-Request-Id"] = request_id
+    return Answer(response, answerer.number, role)
+
+
+def _shadow_log(
+    row: DeploymentRow, serving: Serving, shadow: Answerer, parsed: Any, body: bytes, content_type: str | None,
+    request_id: str, inputs: list[dict],
+) -> PredictionLog:  # fmt: skip
+    """The shadow's answer to a copy of the request, for the log only: its failure never reaches the caller."""
+    started = time.perf_counter()
+    status, error, predictions = PredictionLog.Status.OK, "", []
+    try:
+        frame = parsed.frame
+        if shadow.signature != serving.stable.signature:
+            frame = scoring.parse_request(body, content_type, shadow.signature).frame
+        predictions = _logged_predictions(_predict(shadow, frame))
+    except scoring.ScoringError as refused:
+        status, error = PredictionLog.Status.ERROR, refused.message
+    except Exception as exc:
+        status, error = PredictionLog.Status.ERROR, f"{type(exc).__name__}: {exc}"
+    return PredictionLog(
+        deployment_id=row.pk, release_id=serving.release_id, version_id=shadow.version_id, request_id=request_id,
+        role=PredictionLog.Role.SHADOW, status=status, latency_ms=(time.perf_counter() - started) * 1000,
+        row_count=len(parsed.frame), inputs=inputs, predictions=predictions, error=error[:2000],
+    )  # fmt: skip
+
+
+# --- the views ---------------------------------------------------------------------------------------------
+
+
+def _method_not_allowed(allowed: str) -> HttpResponse:
+    response = error_response(405, BAD_REQUEST, f"Use {allowed} here.")
+    response["Allow"] = allowed
+    return response
+
+
+@csrf_exempt
+@accepts_body(MAX_BODY_BYTES, message="The request body is larger than 10 MB and was not read.", too_large=_too_large)
+def invocations(request: HttpRequest, endpoint: str) -> HttpResponse:
+    started = time.perf_counter()
+    if request.method != "POST":
+        return _method_not_allowed("POST")
+    try:
+        row = deployment_row(request, endpoint)
+        # Bounded even when no Content-Length was declared: one byte past the limit is enough to refuse.
+        body = request.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            return _too_large(request)
+        return invoke(row, body, request.META.get("CONTENT_TYPE"), started).response
+    except Refusal as refusal:
+        return refusal.response
+
+
+@csrf_exempt
+def ping(request: HttpRequest, endpoint: str) -> HttpResponse:
+    """Healthy when the endpoint's versions load (which warms them): 200 with MLflow's body, a newline."""
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET")
+    try:
+        _serving_or_refusal(deployment_row(request, endpoint))
+    except Refusal as refusal:
+        return refusal.response
+    return HttpResponse("\n", content_type="application/json")
+
+
+@csrf_exempt
+def version(request: HttpRequest, endpoint: str) -> HttpResponse:
+    """MLflow's `/version` answers the bare version string of the MLflow that serves; so does this, naming the
+    MLflow whose protocol it speaks. `X-Model-Version` says which model version serves the stable traffic."""
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET")
+    try:
+        serving = _serving_or_refusal(deployment_row(request, endpoint))
+    except Refusal as refusal:
+        return refusal.response
+    response = HttpResponse(MLFLOW_VERSION, content_type="application/json")
+    response["X-Model-Version"] = str(serving.stable.number)
+    return response
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, path: str) -> HttpResponse:
+    return error_response(
+        404, "ENDPOINT_NOT_FOUND",
+        "Nothing answers here. An endpoint answers POST /serve/<endpoint>/invocations, GET /serve/<endpoint>/ping "
+        "and GET /serve/<endpoint>/version.",
+    )  # fmt: skip
