@@ -579,10 +579,17 @@ def _from_csv(body: bytes, signature: Signature) -> ScoringInput:
         # pandas would read the extra leading fields as an index and shift every column.
         raise _refuse(f"Line 2 of the CSV has {len(first)} fields for {len(header)} header names.")
     as_text = {spec.name: str for spec in signature.inputs if spec.type in ("string", "boolean")}
+    as_float = {spec.name: "float64" for spec in signature.inputs if spec.type in ("double", "float")}
+    options = {"keep_default_na": False, "na_values": [""]}
     try:
-        table = pd.read_csv(io.StringIO(text), dtype=as_text, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError) as exc:
-        raise _refuse(f"The body is not CSV with a header row: {str(exc).strip()}.") from None
+        # Numbers read straight as floats, as MLflow's server reads them; a field that is not one makes
+        # pandas give up, and the columns are read again, inferred, to name it.
+        table = pd.read_csv(io.StringIO(text), dtype={**as_float, **as_text}, **options)
+    except (ValueError, TypeError, OverflowError):
+        try:
+            table = pd.read_csv(io.StringIO(text), dtype=as_text, **options)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError) as exc:
+            raise _refuse(f"The body is not CSV with a header row: {str(exc).strip()}.") from None
     table.columns = header
     missing = [name for name in signature.names if name not in set(header)]
     if missing or len(table) == 0:
