@@ -518,11 +518,6 @@ def _check(key: str, label: str, passed: bool, detail: str) -> dict:
     return {"key": key, "label": label, "passed": passed, "detail": detail}
 
 
-def _shown(value: float, run: Run) -> str:
-    # The gate reads the sealed test split as a CI job would; the number shows once the learner revealed it.
-    return f"{value:.4f}" if run.test_revealed_at else "(sealed)"
-
-
 def _test_split_score(pipeline: object, version: ModelVersion, metric: str) -> float:
     run, dataset = version.run, version.dataset_version.dataset
     x, y = gate.test_split(
@@ -548,16 +543,19 @@ def _test_split_check(
             "The model file does not reproduce the test score its run recorded, so it is not the model that was "
             "evaluated.",
         )  # fmt: skip
-    ours = _shown(score, candidate.run)
     if champion is None:
-        return _check("test_split", label, True, f"v{candidate.number} scores {ours}; no champion yet to compare.")
+        shown = f"scores {score:.4f}" if candidate.run.test_revealed_at else "was scored (its number stays sealed)"
+        return _check("test_split", label, True, f"v{candidate.number} {shown}; no champion yet to compare.")
     theirs = _test_split_score(champion_pipeline, champion, metric)
     passed = score >= theirs - tolerance
-    return _check(
-        "test_split", label, passed,
-        f"v{candidate.number} scores {ours} on its test split, "
-        f"champion v{champion.number} {_shown(theirs, champion.run)} on its own.",
-    )  # fmt: skip
+    if candidate.run.test_revealed_at and champion.run.test_revealed_at:
+        detail = f"v{candidate.number} scores {score:.4f} on its test split, champion v{champion.number} {theirs:.4f}."
+    else:
+        detail = (
+            f"v{candidate.number} and champion v{champion.number} were each scored on their run's own test split; "
+            "the numbers stay sealed until you reveal them on the run pages."
+        )
+    return _check("test_split", label, passed, detail)
 
 
 def _golden_check(

@@ -11,6 +11,7 @@ from sandbox.ml import training
 from sandbox.models import Experiment, ModelAlias, Run
 from sandbox.registry import artifacts
 from sandbox.tracking import services as tracking
+from tests.browser.test_first_job import SCREENSHOTS
 from tests.browser.test_layout_and_accessibility import RECORD_CSP_VIOLATIONS, _check
 
 pytestmark = pytest.mark.browser
@@ -75,6 +76,8 @@ def test_a_learner_registers_promotes_through_the_gate_and_reads_the_audit(
     page.goto(version_one)
     _promote(page, tolerance="0", expected="failed")
     expect(page.locator("#gate-checks li[data-check=golden]")).to_contain_text("Fail")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "registry-gate-failed.png", full_page=True)
     assert ModelAlias.objects.get(alias="champion").version.number == 2
     page.get_by_label("Reason for overriding the gate").fill("rollback drill: v1 is the audited one")
     page.get_by_role("button", name="Promote anyway").click()
@@ -88,6 +91,7 @@ def test_a_learner_registers_promotes_through_the_gate_and_reads_the_audit(
     expect(rows.first).to_contain_text("failed, overridden")
     expect(rows.first).to_contain_text("rollback drill")
     expect(rows.nth(1)).to_contain_text("passed")
+    page.screenshot(path=SCREENSHOTS / "registry-model.png", full_page=True)
 
     # Ask which version champion pointed at: before anything, it did not exist yet.
     as_of = page.locator("#as-of")
