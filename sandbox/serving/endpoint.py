@@ -14,6 +14,7 @@ answer and the log rows are written with one insert.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -23,13 +24,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from lessons.attempts import progress_refresh
 from mlopslab.lazy import lazy_module
 from mlopslab.limits import accepts_body
 from sandbox.registry import artifacts
 from sandbox.registry.models import ModelVersion
+from sandbox.serving.challenges import CANARY_PERCENT as CHALLENGE_CANARY_PERCENT
 from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Strategy
 from sandbox.serving.services import signature_of, token_hash
 
@@ -63,6 +67,10 @@ MODEL_FAILED = (
 
 # Which request a canary answers: one draw per request. Tests seed it (`router.seed(…)`) for a fixed split.
 router = random.Random()
+# Stage 7's challenge counts requests a 20 % canary served; every this many such requests (per process) the
+# owner's progress is refreshed, so the stage completes without a refresh on every prediction.
+PROGRESS_EVERY = 10
+_challenge_requests = itertools.count(1)
 
 
 def error_response(status: int, code: str, message: str) -> HttpResponse:
@@ -131,6 +139,7 @@ class DeploymentRow:
     """The deployment's columns the endpoint reads per request (one query, no model instance)."""
 
     pk: int
+    owner_id: int
     status: str
     revision: int
     release_id: int | None
@@ -141,7 +150,7 @@ class DeploymentRow:
 
 
 ROW_FIELDS = (
-    "pk", "status", "revision", "current_release_id", "strategy", "canary_percent", "stable_version_id",
+    "pk", "owner_id", "status", "revision", "current_release_id", "strategy", "canary_percent", "stable_version_id",
     "candidate_version_id",
 )  # fmt: skip
 
@@ -301,10 +310,21 @@ def invoke(row: DeploymentRow, body: bytes, content_type: str | None, started: f
     except Exception:
         # The caller still gets the prediction; the log is the site's record, not part of the answer.
         logger.exception("could not log a prediction of deployment %s", row.pk)
+    if serving.strategy == Strategy.CANARY and serving.percent == CHALLENGE_CANARY_PERCENT:
+        _challenge_progress(row.owner_id)
     response = HttpResponse(payload, content_type="application/json")
     response["X-Model-Version"] = str(answerer.number)
     response["X-Request-Id"] = request_id
     return Answer(response, answerer.number, role)
+
+
+def _challenge_progress(owner_id: int) -> None:
+    if next(_challenge_requests) % PROGRESS_EVERY:
+        return
+    try:
+        progress_refresh(user=User.objects.get(pk=owner_id))
+    except Exception:
+        logger.exception("could not refresh the progress of learner %s", owner_id)
 
 
 def _shadow_log(

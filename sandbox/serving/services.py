@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from lessons.attempts import progress_refresh
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
 from sandbox.datasets.selectors import version_frame
@@ -485,6 +486,8 @@ def deployment_rollback(*, deployment: Deployment, actor: User, reason: str) -> 
             current, current.version_id, target.stable_version_id, actor,
             f"Rolled back endpoint {locked.name} to release {target.number}: {reason}",
         )  # fmt: skip
+    # A rollback may meet stage 7's challenge.
+    progress_refresh(user=locked.owner)
     return release, note
 
 

@@ -243,3 +243,17 @@ def test_the_stage_7_challenge_reads_the_canary_its_requests_and_the_rollback(
     services.deployment_rollback(deployment=live, actor=learner, reason="the canary misbehaves")
     with django_assert_max_num_queries(4):
         assert steps() == [True, True, True]
+
+
+def test_requests_to_a_20_percent_canary_and_a_rollback_refresh_the_learners_progress(
+    live: Deployment, v1: ModelVersion, v2: ModelVersion, token: str, learner: User, jobs_now: Callable,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    _release(jobs_now, live, learner, version=v2, strategy="canary", canary_percent=20)
+    refreshed = []
+    monkeypatch.setattr(endpoint, "progress_refresh", lambda user: refreshed.append(("request", user.pk)))
+    monkeypatch.setattr(services, "progress_refresh", lambda user: refreshed.append(("rollback", user.pk)))
+    monkeypatch.setattr(endpoint, "_challenge_requests", __import__("itertools").count(1))
+    _answers(Client(), v1, token, 2 * endpoint.PROGRESS_EVERY)
+    services.deployment_rollback(deployment=live, actor=learner, reason="bad canary")
+    assert refreshed == [("request", learner.pk), ("request", learner.pk), ("rollback", learner.pk)]
