@@ -10,7 +10,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.mark.parametrize("script", ["lifecycle.py"])
+@pytest.mark.parametrize("script", ["lifecycle.py", "serving.py"])
 def test_it_prints_its_usage(script: str) -> None:
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True, timeout=60
@@ -20,7 +20,7 @@ def test_it_prints_its_usage(script: str) -> None:
     assert "--runs" in result.stdout or "--duration" in result.stdout
 
 
-@pytest.mark.parametrize("script", ["lifecycle.py"])
+@pytest.mark.parametrize("script", ["lifecycle.py", "serving.py"])
 def test_it_refuses_a_bad_count(script: str) -> None:
     flag = "--runs" if script == "lifecycle.py" else "--duration"
     result = subprocess.run(
@@ -32,5 +32,5 @@ def test_it_refuses_a_bad_count(script: str) -> None:
 
 def test_the_peer_side_compiles_without_mlflow(tmp_path: Path) -> None:
     # Run by the MLflow peer environment's python; here it only has to be valid Python.
-    for name in ("_mlflow_lifecycle.py",):
+    for name in ("_mlflow_lifecycle.py", "_mlflow_save.py"):
         py_compile.compile(str(BENCHMARKS / name), cfile=str(tmp_path / f"{name}c"), doraise=True)
