@@ -61,6 +61,11 @@ class RollbackForm(forms.Form):
         max_length=MAX_REASON, label="Why roll back", help_text="Kept on the release history and the alias timeline."
     )
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Its page also shows the release form, which has a reason of its own.
+        kwargs.setdefault("auto_id", "id_rollback_%s")
+        super().__init__(*args, **kwargs)
+
 
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=MAX_TOKEN_NAME, label="Token name", help_text="e.g. laptop, or load-test.")
