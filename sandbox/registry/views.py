@@ -1,9 +1,11 @@
 """Pages of the model registry: thin views over sandbox.registry's services and selectors."""
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
@@ -115,30 +117,49 @@ def _version_in(model: RegisteredModel, number: int | None) -> ModelVersion:
     return version
 
 
-def _model_action(request: HttpRequest, model: RegisteredModel, action: str) -> tuple[str, dict]:
-    """Carry out one action on a model; return the message and, on bad input, the form to show with its errors."""
-    data = request.POST
+def _metadata_action(
+    data: QueryDict,
+    action: str,
+    *,
+    describe: Callable[[str], None],
+    set_tag: Callable[[str, str], None],
+    delete_tag: Callable[[str], None],
+) -> tuple[str, dict] | None:
+    """The description and tag actions a model and a version share, or None for any other action."""
     if action == "description":
         form = DescriptionForm(data)
         if form.is_valid():
-            services.registered_model_set_description(
-                registered_model=model, description=form.cleaned_data["description"]
-            )
+            describe(form.cleaned_data["description"])
             return "Description saved.", {}
         return "", {"description_form": form}
     if action == "tag":
         form = TagForm(data)
         if form.is_valid():
             key = form.cleaned_data["key"]
-            services.registered_model_set_tag(registered_model=model, key=key, value=form.cleaned_data["value"])
+            set_tag(key, form.cleaned_data["value"])
             return f"Tag {key!r} set.", {}
         return "", {"tag_form": form}
     if action == "tag-delete":
         form = TagDeleteForm(data)
         if form.is_valid():
-            services.registered_model_delete_tag(registered_model=model, key=form.cleaned_data["key"])
+            delete_tag(form.cleaned_data["key"])
             return f"Tag {form.cleaned_data['key']!r} deleted.", {}
         raise services.RegistryRefused("Name the tag to delete.")
+    return None
+
+
+def _model_action(request: HttpRequest, model: RegisteredModel, action: str) -> tuple[str, dict]:
+    """Carry out one action on a model; return the message and, on bad input, the form to show with its errors."""
+    data = request.POST
+    done = _metadata_action(
+        data,
+        action,
+        describe=lambda text: services.registered_model_set_description(registered_model=model, description=text),
+        set_tag=lambda key, value: services.registered_model_set_tag(registered_model=model, key=key, value=value),
+        delete_tag=lambda key: services.registered_model_delete_tag(registered_model=model, key=key),
+    )
+    if done is not None:
+        return done
     if action == "alias":
         form = AliasForm(data)
         if form.is_valid():
@@ -234,25 +255,15 @@ def version_lineage(request: HttpRequest, model_id: int, number: int) -> HttpRes
 
 def _version_action(request: HttpRequest, version: ModelVersion, action: str) -> tuple[str, dict]:
     data = request.POST
-    if action == "description":
-        form = DescriptionForm(data)
-        if form.is_valid():
-            services.model_version_set_description(version=version, description=form.cleaned_data["description"])
-            return "Description saved.", {}
-        return "", {"description_form": form}
-    if action == "tag":
-        form = TagForm(data)
-        if form.is_valid():
-            key = form.cleaned_data["key"]
-            services.model_version_set_tag(version=version, key=key, value=form.cleaned_data["value"])
-            return f"Tag {key!r} set.", {}
-        return "", {"tag_form": form}
-    if action == "tag-delete":
-        form = TagDeleteForm(data)
-        if form.is_valid():
-            services.model_version_delete_tag(version=version, key=form.cleaned_data["key"])
-            return f"Tag {form.cleaned_data['key']!r} deleted.", {}
-        raise services.RegistryRefused("Name the tag to delete.")
+    done = _metadata_action(
+        data,
+        action,
+        describe=lambda text: services.model_version_set_description(version=version, description=text),
+        set_tag=lambda key, value: services.model_version_set_tag(version=version, key=key, value=value),
+        delete_tag=lambda key: services.model_version_delete_tag(version=version, key=key),
+    )
+    if done is not None:
+        return done
     if action == "promote":
         form = PromoteForm(data)
         if form.is_valid():
