@@ -277,9 +277,13 @@ def _sample_rows(version: ModelVersion) -> pd.DataFrame:
 
 
 def signature_of(version: ModelVersion) -> scoring.Signature:
-    """The version's input signature as the scoring protocol reads it (every column required, as trained)."""
+    """The version's input signature as the scoring protocol reads it: a column that had missing values in
+    training (`required: false`) may be missing in a request too, as the pipeline imputes it."""
     return scoring.Signature(
-        inputs=tuple(scoring.ColumnSpec(name=column["name"], type=column["type"]) for column in version.signature)
+        inputs=tuple(
+            scoring.ColumnSpec(name=column["name"], type=column["type"], required=column.get("required", True))
+            for column in version.signature
+        )
     )
 
 

@@ -153,3 +153,22 @@ def test_the_bundle_download_is_the_stored_zip(live: Deployment, learner_client:
     content = b"".join(response.streaming_content)
     assert zipfile.is_zipfile(io.BytesIO(content))
     assert "attachment" in response["Content-Disposition"]
+
+
+def test_a_column_that_may_be_missing_stays_optional_for_the_endpoint() -> None:
+    from types import SimpleNamespace
+
+    from sandbox.serving.services import signature_of
+
+    version = SimpleNamespace(
+        signature=[
+            {"name": "tenure", "type": "double", "required": False},
+            {"name": "plan", "type": "string", "required": True},
+            {"name": "age", "type": "long"},
+        ]
+    )
+    assert [(c.name, c.required) for c in signature_of(version).inputs] == [
+        ("tenure", False),
+        ("plan", True),
+        ("age", True),
+    ]
