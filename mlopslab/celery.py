@@ -30,6 +30,11 @@ class Heartbeat(bootsteps.StartStopStep):
     def __init__(self, parent: object, **kwargs: object) -> None:
         super().__init__(parent, **kwargs)
         self.timer_entry = None
+        # The Redis this worker was built to consume from, read once: app.conf.broker_url may be
+        # pointed elsewhere later in the same process (the test suite runs a worker thread beside
+        # tests that start Redis servers of their own), and the heartbeat must tell where this
+        # worker takes jobs from, not where the process would publish now.
+        self.url = parent.app.conf.broker_url
 
     def start(self, parent: object) -> None:
         self.beat(parent)
@@ -44,7 +49,7 @@ class Heartbeat(bootsteps.StartStopStep):
 
     def beat(self, parent: object) -> None:
         try:
-            worker_heartbeat(parent.app.conf.broker_url, worker=parent.hostname)
+            worker_heartbeat(self.url, worker=parent.hostname)
         except redis.RedisError as exc:
             # The consumer notices a lost broker by itself and restarts this step once reconnected.
             logger.debug("could not write the worker heartbeat: %s", exc)

@@ -158,3 +158,26 @@ def test_the_workers_time_limit_stops_a_job_whatever_the_sender_has(
     assert stopped, "the limit stopped none of the sweep's runs"
     assert all(run.status in (Run.Status.SUCCEEDED, Run.Status.FAILED) for run in runs), "a run was left unfinished"
     assert {run.error for run in stopped} == {reason}
+
+
+def test_a_worker_writes_its_heartbeat_to_the_redis_it_consumes_from(
+    celery_worker: object, redis_url: str, tmp_path: Path
+) -> None:
+    """The suite's worker thread keeps beating into its own Redis while the process publishes elsewhere.
+
+    Pointing app.conf.broker_url at another Redis (as the fault tests do) once made the in-process
+    worker's heartbeat land there, so /healthz on that Redis reported a worker nobody had started.
+    """
+    import redis as redis_client
+
+    from mlopslab.celery import Heartbeat
+
+    consumer = celery_worker.consumer
+    [step] = [step for step in consumer.steps if isinstance(step, Heartbeat)]
+    with RedisServer(NO_PERSISTENCE, tmp_path / "redis.log") as other, publishing_to(other.url):
+        before = broker.worker_last_seen(redis_url)
+        step.beat(consumer)
+        assert broker.worker_last_seen(other.url) is None
+        assert broker.worker_problem(other.url) == "no worker has been heard from"
+    assert broker.worker_last_seen(redis_url) > (before or 0)
+    assert redis_client.Redis.from_url(redis_url).zscore(broker.HEARTBEAT_KEY, consumer.hostname) is not None
