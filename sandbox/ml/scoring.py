@@ -642,3 +642,151 @@ def _clean(values: object) -> object:
     if isinstance(values, list | tuple):
         return [_clean(v) for v in values]
     return _jsonable(values)
+
+
+# The quick lane for a few rows of plain numbers.
+
+QUICK_ROWS = 256
+"""The most rows a request may hold to be read by `NumericReader`; a larger batch is read as a frame."""
+QUICK_BYTES = 256 * 1024
+_QUICK_MEDIA = ("application/json", "application/json; charset=utf-8", "application/json;charset=utf-8")
+_NUMBER_TYPES = frozenset((int, float))
+# Whole numbers below 2**53 are exact as float64; one that reads as 2**53 or more may have been rounded to it
+# (2**53 + 1 reads as 2**53), so a long column's value must read as less. Bounds are exclusive.
+_EXACT_INTEGER = 2.0**53
+_WHOLE_RANGE = {"long": (-_EXACT_INTEGER, _EXACT_INTEGER), "integer": (-(2.0**31) - 1, 2.0**31)}
+
+
+@dataclass
+class NumericInput:
+    """A request of plain numbers read by `NumericReader`: a float64 matrix in the signature's column order."""
+
+    matrix: np.ndarray
+    names: tuple[str, ...]
+    whole: dict[int, np.dtype]
+    """The long and integer columns (by position), whose values are whole numbers, with their dtypes."""
+    form: str
+    params: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.matrix)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The frame `parse_request` reads from the same request."""
+        columns = {}
+        for at, name in enumerate(self.names):
+            values = self.matrix[:, at]
+            columns[name] = values.astype(self.whole[at]) if at in self.whole else values
+        return pd.DataFrame(columns)
+
+    def records(self, limit: int) -> list[dict]:
+        """The first `limit` rows as JSON records, whole-number columns as integers."""
+        rows = self.matrix[:limit].tolist()
+        if self.whole:
+            for row in rows:
+                for at in self.whole:
+                    row[at] = int(row[at])
+        return [dict(zip(self.names, row, strict=True)) for row in rows]
+
+
+class NumericReader:
+    """Reads the requests most callers send — JSON, up to QUICK_ROWS rows of plain numbers, every column the
+    signature names present — straight into a matrix, without building a frame; `read` answers None for any
+    other request, which `parse_request` then reads (and refuses, if it must).
+
+    Whatever it accepts, `parse_request` accepts too and reads as the same values: a request with anything
+    unusual (a missing value, a string, a boolean, a number too large, `index`, unexpected keys, another
+    charset, a byte outside ASCII) is left to `parse_request`, so the quick lane never decides a refusal or
+    a conversion. A property test holds the two equal.
+    """
+
+    def __init__(self, signature: Signature) -> None:
+        self.names = tuple(signature.names)
+        self.whole = {at: _NUMPY[spec.type] for at, spec in enumerate(signature.inputs) if spec.type in _WHOLE_RANGE}
+        self._whole_at = list(self.whole)
+        self._bounds = (
+            np.array([_WHOLE_RANGE[signature.inputs[at].type][0] for at in self.whole]),
+            np.array([_WHOLE_RANGE[signature.inputs[at].type][1] for at in self.whole]),
+        )
+
+    @classmethod
+    def for_signature(cls, signature: Signature) -> "NumericReader | None":
+        """A reader for a signature of double, long and integer columns only; None for any other."""
+        if all(spec.type in ("double", "long", "integer") for spec in signature.inputs):
+            return cls(signature)
+        return None
+
+    def read(self, body: bytes, content_type: str | None) -> NumericInput | None:
+        if content_type is None or content_type.strip() not in _QUICK_MEDIA:
+            return None
+        if len(body) > QUICK_BYTES or not body.isascii():
+            return None
+        try:
+            document = json.loads(body, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            return None
+        if type(document) is not dict or not 1 <= len(document) <= 2:
+            return None
+        # Parameters are rare and may nest deeply (which parse_request refuses past MAX_JSON_DEPTH): left to it.
+        if document.get(PARAMS):
+            return None
+        forms = [key for key in document if key != PARAMS]
+        if len(forms) != 1 or forms[0] not in PAYLOAD_KEYS or document.get(PARAMS, {}) not in ({}, None):
+            return None
+        form = forms[0]
+        rows = self._rows(form, document[form])
+        if rows is None or not 0 < len(rows) <= QUICK_ROWS:
+            return None
+        for row in rows:
+            if not _NUMBER_TYPES.issuperset(map(type, row)):
+                return None
+        try:
+            matrix = np.array(rows, dtype=np.float64)
+        except (OverflowError, ValueError):
+            return None
+        if matrix.shape != (len(rows), len(self.names)) or not np.isfinite(matrix).all():
+            return None
+        if self.whole:
+            values = matrix[:, self._whole_at]
+            low, high = self._bounds
+            if not ((np.floor(values) == values) & (values > low) & (values < high)).all():
+                return None
+        return NumericInput(matrix, self.names, self.whole, form)
+
+    def _rows(self, form: str, payload: object) -> list[list] | None:
+        names = self.names
+        try:
+            if form == DF_SPLIT:
+                if type(payload) is not dict or set(payload) != {"columns", "data"}:
+                    return None
+                columns, data = payload["columns"], payload["data"]
+                if type(columns) is not list or type(data) is not list or len(set(columns)) != len(columns):
+                    return None
+                if not all(type(c) is str for c in columns):
+                    return None
+                order = {name: at for at, name in enumerate(columns)}
+                picks = [order[name] for name in names]
+                width = len(columns)
+                rows = []
+                for row in data:
+                    if type(row) is not list or len(row) != width:
+                        return None
+                    rows.append([row[at] for at in picks])
+                return rows
+            if type(payload) is list and form != DF_SPLIT:
+                if not all(type(record) is dict for record in payload):
+                    return None
+                return [[record[name] for name in names] for record in payload]
+            if type(payload) is dict and form in (INSTANCES, INPUTS):
+                values = [payload[name] for name in names]
+                if all(type(v) is list for v in values):
+                    if len({len(v) for v in values}) != 1:
+                        return None
+                    return [list(row) for row in zip(*values, strict=True)]
+                if any(type(v) in (list, dict) for v in values):
+                    return None
+                return [values]
+        except KeyError:
+            return None
+        return None
