@@ -48,4 +48,9 @@ def get_application() -> SyncStackASGIHandler:
 
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlopslab.settings")
-application = limit_asgi_bodies(get_application())
+_django = limit_asgi_bodies(get_application())
+
+# Predictions with a bearer token take their own lane past Django's request cycle (see its docstring).
+from sandbox.serving.lane import serving_lane  # noqa: E402  (it needs the apps loaded)
+
+application = serving_lane(_django)
