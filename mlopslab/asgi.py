@@ -11,6 +11,9 @@ quarters of its throughput. `SyncStackASGIHandler` instead runs the whole reques
 and template — in one hop, on the one long-lived thread per process that asgiref keeps for
 thread-sensitive code, exactly as a WSGI worker would; so persistent database connections
 (CONN_MAX_AGE) are reused as they are under WSGI, and the event loop still does the network I/O.
+
+In front of it all, `serving_lane` answers token-authenticated predictions itself, past Django's request
+cycle (see sandbox/serving/lane.py); every other request reaches Django unchanged.
 """
 
 import os

@@ -16,13 +16,19 @@ class LazyModule:
 
     def __init__(self, name: str) -> None:
         self._name = name
+        self._module: ModuleType | None = None
 
     def __getattr__(self, attribute: str) -> object:
         return getattr(self.module, attribute)
 
     @property
     def module(self) -> ModuleType:
-        return import_module(self._name)
+        # Kept once imported: import_module's own lookup costs a few microseconds on every attribute read,
+        # which the prediction endpoint makes several of per request.
+        module = self._module
+        if module is None:
+            module = self._module = import_module(self._name)
+        return module
 
     def __repr__(self) -> str:
         return f"<lazy module {self._name!r}>"
