@@ -72,6 +72,9 @@ WORKDIR /opt/ml/model
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . /opt/ml/model
+# The server needs no privileges: it runs as a user of its own, which cannot change the model's files.
+RUN useradd --system --no-create-home --uid 10001 model
+USER model
 EXPOSE {SERVE_PORT}
 CMD ["mlflow", "models", "serve", "-m", "/opt/ml/model", \\
      "-h", "0.0.0.0", "-p", "{SERVE_PORT}", "--env-manager", "local"]

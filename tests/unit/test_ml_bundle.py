@@ -157,6 +157,8 @@ def test_the_dockerfile_serves_the_model_with_mlflow(trained: tuple) -> None:
     assert "FROM python:3.11-slim" in dockerfile
     assert "RUN pip install --no-cache-dir -r requirements.txt" in dockerfile
     assert "COPY . /opt/ml/model" in dockerfile
+    # Not root: the user is switched to after the files are copied (owned by root, so read-only to it).
+    assert dockerfile.index("USER model") > dockerfile.index("COPY . /opt/ml/model")
     command = dockerfile.split("CMD ", 1)[1].replace("\\\n", "")
     assert json.loads(command) == [
         "mlflow",
