@@ -176,7 +176,11 @@ def deployment_rollback(request: HttpRequest, deployment_id: int) -> HttpRespons
         except Refused as refusal:
             status = refusal_to_form(form, refusal)
         else:
-            return _after(request, deployment, f"Rolled back: release {release.number} serves now.{note}")
+            # Named by the version it brings back: the rollback is a new release, whose number says little.
+            version = release.stable_version.number
+            return _after(
+                request, deployment, f"Rolled back: version {version} serves again (release {release.number}).{note}"
+            )
     return _again(request, deployment, status, rollback_form=form)
 
 

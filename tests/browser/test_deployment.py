@@ -179,7 +179,8 @@ def test_a_learner_deploys_a_canary_calls_it_in_every_form_and_rolls_it_back(
     rollback = page.locator("#rollback-form")
     rollback.get_by_label("Why roll back").fill("version 2 misses tumours")
     rollback.get_by_role("button", name="Roll back").click()
-    expect(page.get_by_text("Rolled back: release 3 serves now. @champion points at version 1 again.")).to_be_visible()
+    rolled_back = "Rolled back: version 1 serves again (release 3). @champion points at version 1 again."
+    expect(page.get_by_text(rolled_back)).to_be_visible()
     expect(page.locator("#serving-strategy")).to_have_text("Single")
     expect(page.locator("#serving-candidate")).to_have_count(0)
     answered = set()
