@@ -32,12 +32,12 @@ class Deployment(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deployments")
     # Unique across the site: the URL `/serve/<name>/` names no learner.
     name = models.SlugField(max_length=63, unique=True)
-    registered_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="deployments")
+    registered_model = models.ForeignKey(RegisteredModel, on_delete=models.RESTRICT, related_name="deployments")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     strategy = models.CharField(max_length=12, choices=Strategy.choices, default=Strategy.SINGLE)
-    stable_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    stable_version = models.ForeignKey(ModelVersion, on_delete=models.RESTRICT, null=True, blank=True, related_name="+")
     candidate_version = models.ForeignKey(
-        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ModelVersion, on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
     )
     canary_percent = models.PositiveSmallIntegerField(default=0)
     current_release = models.ForeignKey("Release", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -77,11 +77,11 @@ class Release(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     strategy = models.CharField(max_length=12, choices=Strategy.choices)
     version = models.ForeignKey(
-        ModelVersion, on_delete=models.PROTECT, related_name="releases", help_text="The version this release brings."
+        ModelVersion, on_delete=models.RESTRICT, related_name="releases", help_text="The version this release brings."
     )
-    stable_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    stable_version = models.ForeignKey(ModelVersion, on_delete=models.RESTRICT, related_name="+")
     candidate_version = models.ForeignKey(
-        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ModelVersion, on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
     )
     canary_percent = models.PositiveSmallIntegerField(default=0)
     alias = models.CharField(max_length=255, blank=True, help_text="The alias deployed, when not a version.")
