@@ -52,7 +52,8 @@ def test_the_quick_lane_reads_each_form_as_parse_request_does(name: str) -> None
     pd.testing.assert_frame_equal(quick.frame, parse_request(body, JSON, SIGNATURE).frame)
     assert quick.form == next(key for key in FORMS[name] if key != "params")
     first = quick.records(1)[0]
-    assert first == {"x": 1.5, "n": 3, "i": -4} and type(first["n"]) is int
+    assert first == {"x": 1.5, "n": 3, "i": -4}
+    assert type(first["n"]) is int
 
 
 LEFT_TO_PARSE_REQUEST = {
@@ -109,7 +110,9 @@ payloads = st.one_of(
     ),
     st.builds(lambda rows: {"dataframe_records": rows}, st.lists(record, max_size=3)),
     st.builds(lambda rows: {"instances": rows}, st.lists(record, max_size=3)),
-    st.builds(lambda cols: {"inputs": cols}, st.dictionaries(st.sampled_from(NAMES), st.lists(values, max_size=3) | values)),
+    st.builds(
+        lambda cols: {"inputs": cols}, st.dictionaries(st.sampled_from(NAMES), st.lists(values, max_size=3) | values)
+    ),
 )
 
 
