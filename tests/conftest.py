@@ -67,6 +67,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # Sign-in counters in this process's memory, emptied before each test (below): a test that signs
     # in or up must not find another's attempts, nor those of a site using the same Redis.
     settings.CACHES["throttle"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    # PBKDF2 at Django's million iterations costs half a second a password here, paid by every learner a test
+    # creates and every sign-in; a test is about what the site does with a password, not about the hash's cost.
+    # Processes a test starts (workers, servers) keep the site's hashers: none of them checks a password.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
