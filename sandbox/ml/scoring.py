@@ -147,6 +147,9 @@ class ScoringInput:
     params: dict = field(default_factory=dict)
     form: str = DF_SPLIT
 
+    def __len__(self) -> int:
+        return len(self.frame)
+
 
 def _column_type(series: pd.Series) -> str:
     dtype = series.dtype
@@ -621,21 +624,25 @@ def _jsonable(value: object) -> object:
     return value
 
 
+def jsonable_predictions(predictions: object) -> list:
+    """The predictions as JSON values: numpy values as Python's numbers, strings and booleans, and a value
+    that is not a finite number as None."""
+    if isinstance(predictions, pd.DataFrame):
+        return [{k: _jsonable(v) for k, v in row.items()} for row in predictions.to_dict(orient="records")]
+    if isinstance(predictions, list | tuple):
+        return _clean(list(predictions))
+    array = np.asarray(predictions)
+    plain = array.dtype.kind in "iub" or (array.dtype.kind == "f" and bool(np.isfinite(array).all()))
+    return array.tolist() if plain else _clean(array.tolist())
+
+
 def format_predictions(predictions: object) -> bytes:
     """`{"predictions": [...]}` as MLflow's server writes it (numpy values as JSON numbers, strings and booleans).
 
     A prediction that is not a finite number is written as null, where MLflow writes NaN or Infinity,
     which JSON does not allow.
     """
-    if isinstance(predictions, pd.DataFrame):
-        values: object = [{k: _jsonable(v) for k, v in row.items()} for row in predictions.to_dict(orient="records")]
-    elif isinstance(predictions, list | tuple):
-        values = _clean(list(predictions))
-    else:
-        array = np.asarray(predictions)
-        finite = array.dtype.kind == "f" and bool(np.isfinite(array).all())
-        values = array.tolist() if finite else _clean(array.tolist())
-    return json.dumps({"predictions": values}).encode()
+    return json.dumps({"predictions": jsonable_predictions(predictions)}).encode()
 
 
 def _clean(values: object) -> object:

@@ -208,12 +208,13 @@ def _row(values: tuple | None) -> DeploymentRow | None:
     return DeploymentRow(*values) if values is not None else None
 
 
-# --- the two statements of every request, compiled by the ORM once per process --------------------------------
+# --- the lookup of every request, compiled by the ORM once per process ------------------------------------------
 #
 # Building a query's SQL costs the ORM about ten times what SQLite then takes to run it (0.6 ms against 60 µs
-# for the lookup below), on every request. Each statement here is written as an ordinary queryset or model
-# save; the ORM compiles it once per database connection's vendor, and each request runs that SQL with its
-# own parameters through Django's cursor (which keeps query logging, wrappers and error translation).
+# for the lookup below), on every request. The lookup is written as an ordinary queryset; the ORM compiles it
+# once per database connection's vendor, and each request runs that SQL with its own parameters through
+# Django's cursor (which keeps query logging, wrappers and error translation). The log's INSERT is compiled
+# the same way, in sandbox.serving.request_log.
 
 _LOOKUP_NAME, _LOOKUP_DIGEST = "\x00endpoint", "\x00digest"
 
@@ -321,16 +322,8 @@ def _jsonable_rows(parsed: Any) -> list[dict]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def _row_count(parsed: Any) -> int:
-    return len(parsed) if answered_quickly(parsed) else len(parsed.frame)
-
-
 def _logged_predictions(predictions: Any) -> list:
-    head = predictions[:LOGGED_ROWS]
-    kind = getattr(head, "dtype", None)
-    if kind is not None and head.ndim == 1 and (kind.kind in "iub" or (kind.kind == "f" and np.isfinite(head).all())):
-        return head.tolist()
-    return json.loads(scoring.format_predictions(head))["predictions"]
+    return scoring.jsonable_predictions(predictions[:LOGGED_ROWS])
 
 
 def answered_quickly(parsed: Any) -> bool:
@@ -382,7 +375,7 @@ def invoke(
     request_id = uuid.uuid4().hex
     latency = (time.perf_counter() - started) * 1000
     inputs = _jsonable_rows(parsed)
-    rows = _row_count(parsed)
+    rows = len(parsed)
     answered = {
         "deployment_id": row.pk, "release_id": serving.release_id, "version_id": answerer.version_id,
         "request_id": request_id, "role": role, "latency_ms": latency, "row_count": rows, "inputs": inputs,
@@ -431,7 +424,7 @@ def _shadow_log(
     return {
         "deployment_id": row.pk, "release_id": serving.release_id, "version_id": shadow.version_id,
         "request_id": request_id, "role": PredictionLog.Role.SHADOW, "status": status,
-        "latency_ms": (time.perf_counter() - started) * 1000, "row_count": _row_count(parsed), "inputs": inputs,
+        "latency_ms": (time.perf_counter() - started) * 1000, "row_count": len(parsed), "inputs": inputs,
         "predictions": predictions, "error": error[:2000], "created_at": timezone.now(),
     }  # fmt: skip
 

@@ -106,6 +106,9 @@ def policy_headers(secure: bool) -> list[tuple[str, str]]:
     return headers
 
 
+_BUSY = "The database is busy; nothing was logged or predicted. Try again in a moment."
+
+
 def _answer(
     scope: Scope, endpoint_name: str, header: str, body: bytes, content_type: str | None, started: float
 ) -> HttpResponse:
@@ -123,9 +126,6 @@ def _answer(
         return endpoint.error_response(500, "INTERNAL_ERROR", "The server failed to answer; the error is logged.")
     finally:
         signals.request_finished.send(sender=__name__)
-
-
-_BUSY = "The database is busy; nothing was logged or predicted. Try again in a moment."
 
 
 class _Unread(Exception):
