@@ -2,6 +2,7 @@
 
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.jobs.models import Job
+from sandbox.monitoring.models import DriftPolicy, DriftReport, Drill, MonitoringEvent, TrafficRun
 from sandbox.registry.models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, Validation
 from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Release
 from sandbox.tracking.models import Experiment, Run
@@ -12,13 +13,18 @@ __all__ = [
     "Dataset",
     "DatasetVersion",
     "Deployment",
+    "DriftPolicy",
+    "DriftReport",
+    "Drill",
     "Experiment",
     "Job",
     "ModelAlias",
     "ModelVersion",
+    "MonitoringEvent",
     "PredictionLog",
     "RegisteredModel",
     "Release",
     "Run",
+    "TrafficRun",
     "Validation",
 ]

@@ -42,6 +42,10 @@ class Deployment(models.Model):
     canary_percent = models.PositiveSmallIntegerField(default=0)
     current_release = models.ForeignKey("Release", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     revision = models.PositiveIntegerField(default=0)
+    refused_null_columns = models.JSONField(
+        default=list, blank=True,
+        help_text="Input columns a request may not leave empty: such a request is refused (400) instead of answered.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +99,9 @@ class Release(models.Model):
     smoke = models.JSONField(default=dict, blank=True, help_text="What the smoke test sent and checked.")
     reason = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    added_latency_ms = models.PositiveIntegerField(
+        default=0, help_text="A delay every answer of this release waits: the latency fault of an incident drill."
+    )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     live_at = models.DateTimeField(null=True, blank=True)
