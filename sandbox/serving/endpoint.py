@@ -41,7 +41,7 @@ from sandbox.registry import artifacts
 from sandbox.registry.models import ModelVersion
 from sandbox.serving import request_log
 from sandbox.serving.challenges import CANARY_PERCENT as CHALLENGE_CANARY_PERCENT
-from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Strategy
+from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Release, Strategy
 from sandbox.serving.services import signature_of, token_hash
 
 # numpy and pandas load with the first prediction this process answers, not when the site starts.
@@ -126,6 +126,10 @@ class Serving:
     percent: int
     stable: Answerer
     candidate: Answerer | None
+    refused_nulls: tuple[str, ...] = ()
+    """Input columns a request may not leave empty (Deployment.refused_null_columns)."""
+    added_latency_ms: int = 0
+    """The release's added delay: an incident drill's latency fault (Release.added_latency_ms)."""
 
 
 # (deployment id) -> what serves it; replaced when the deployment's row shows a newer revision.
@@ -181,6 +185,9 @@ def serving_for(row: DeploymentRow) -> Serving:
         return cached
     ids = [pk for pk in (row.stable_id, row.candidate_id) if pk is not None]
     versions = {version.pk: version for version in ModelVersion.objects.filter(pk__in=ids)}
+    # Read only when the revision changes: both settings bump it (sandbox.serving.services).
+    refused = Deployment.objects.filter(pk=row.pk).values_list("refused_null_columns", flat=True).first() or []
+    added = Release.objects.filter(pk=row.release_id).values_list("added_latency_ms", flat=True).first() or 0
     serving = Serving(
         revision=row.revision,
         release_id=row.release_id,
@@ -188,6 +195,8 @@ def serving_for(row: DeploymentRow) -> Serving:
         percent=row.percent,
         stable=_answerer(versions[row.stable_id]),
         candidate=_answerer(versions[row.candidate_id]) if row.candidate_id is not None else None,
+        refused_nulls=tuple(refused),
+        added_latency_ms=int(added),
     )
     with _lock:
         current = _serving.get(row.pk)
@@ -326,6 +335,15 @@ def _logged_predictions(predictions: Any) -> list:
     return scoring.jsonable_predictions(predictions[:LOGGED_ROWS])
 
 
+def _empty_refused_columns(serving: Serving, parsed: Any) -> list[str]:
+    """The refused-when-empty columns that some row of the request leaves empty. The quick lane reads only
+    requests without a missing value, so only a frame can have one."""
+    if not serving.refused_nulls or answered_quickly(parsed):
+        return []
+    frame = parsed.frame
+    return [name for name in serving.refused_nulls if name in frame.columns and bool(frame[name].isna().any())]
+
+
 def answered_quickly(parsed: Any) -> bool:
     return isinstance(parsed, scoring.NumericInput)
 
@@ -366,6 +384,15 @@ def invoke(
         parsed = _parse(answerer, body, content_type)
     except scoring.ScoringError as error:
         return Answer(error_response(error.status, error.error_code, error.message))
+    empty = _empty_refused_columns(serving, parsed)
+    if empty:
+        message = (
+            f"This endpoint refuses requests whose {', '.join(map(repr, empty))} is empty (null), because that "
+            "column is known to arrive broken; fix it upstream and send the request again."
+        )
+        return Answer(error_response(400, BAD_REQUEST, message))
+    if serving.added_latency_ms:
+        time.sleep(serving.added_latency_ms / 1000)
     try:
         predictions = _predict(answerer, parsed)
     except Exception:
@@ -456,12 +483,16 @@ def invocations(request: HttpRequest, endpoint: str) -> HttpResponse:
 
 
 def answer_with_token(
-    endpoint: str, header: str, body: bytes, content_type: str | None, started: float
+    endpoint: str, header: str, body: bytes, content_type: str | None, started: float, *, log: Callable | None = None
 ) -> HttpResponse:
     """What `invocations` answers a POST carrying `Authorization: <header>` and `body` (already read and within
-    MAX_BODY_BYTES), for sandbox.serving.lane, which serves such requests without Django's request cycle."""
+    MAX_BODY_BYTES), for sandbox.serving.lane, which serves such requests without Django's request cycle, and for
+    the traffic simulator (sandbox.monitoring.traffic), which sends its requests the same way and passes a `log`
+    that writes the rows at once with the true labels it will reveal later."""
     try:
-        return invoke(token_row(endpoint, header), body, content_type, started, log=request_log.batched.add).response
+        return invoke(
+            token_row(endpoint, header), body, content_type, started, log=log or request_log.batched.add
+        ).response
     except Refusal as refusal:
         return refusal.response
 

@@ -542,3 +542,43 @@ def bundle_open(release: Release) -> io.BufferedIOBase:
     if not zipfile.is_zipfile(io.BytesIO(content)):
         raise ServingRefused("The bundle's file is not a zip archive.", status=409)
     return io.BytesIO(content)
+
+
+def deployment_refuse_nulls(*, deployment: Deployment, columns: list[str]) -> list[str]:
+    """Make the endpoint refuse (400) requests that leave any of `columns` empty, as a team does when an upstream
+    column arrives broken: a clear refusal the caller sees instead of predictions made from imputed guesses. An
+    empty list accepts them again. Columns must be the serving model's inputs (400 otherwise)."""
+    with transaction.atomic():
+        locked, current = _live(deployment)
+        known = list(signature_of(current.stable_version).names)
+        unknown = [column for column in columns if column not in known]
+        if unknown:
+            raise ServingRefused(
+                f"{', '.join(map(repr, unknown))} is not an input of the serving model; its inputs are "
+                f"{', '.join(known)}."
+            )
+        chosen = [column for column in known if column in set(columns)]
+        Deployment.objects.filter(pk=locked.pk).update(
+            refused_null_columns=chosen, revision=F("revision") + 1, updated_at=timezone.now()
+        )
+    return chosen
+
+
+def release_add_latency(*, deployment: Deployment, actor: User, added_latency_ms: int, reason: str) -> Release:
+    """A release of what serves now with every answer delayed by `added_latency_ms`: the latency regression an
+    incident drill ships as if a slower build had gone out. A rollback returns to the release before it."""
+    if not 1 <= added_latency_ms <= 5000:
+        raise ServingRefused("The added latency is between 1 and 5,000 milliseconds.")
+    reason = _reason_check(reason, required=True)
+    with transaction.atomic():
+        locked, current = _live(deployment)
+        release = Release.objects.create(
+            deployment=locked, owner=locked.owner, number=_next_number(locked), kind=Release.Kind.DEPLOY,
+            strategy=current.strategy, version=current.version, alias=current.alias, previous=current, actor=actor,
+            reason=reason, bundle_file=current.bundle_file, bundle_sha256=current.bundle_sha256, smoke=current.smoke,
+            stable_version_id=current.stable_version_id, candidate_version_id=current.candidate_version_id,
+            canary_percent=current.canary_percent, added_latency_ms=added_latency_ms,
+        )  # fmt: skip
+        _switch(locked, release)
+    release.refresh_from_db()
+    return release
