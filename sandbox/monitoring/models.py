@@ -51,6 +51,9 @@ class TrafficRun(models.Model):
     sent = models.PositiveIntegerField(default=0)
     answered = models.PositiveIntegerField(default=0)
     refused = models.PositiveIntegerField(default=0)
+    first_log_id = models.BigIntegerField(null=True, blank=True, help_text="The log row of its first request.")
+    drift_log_id = models.BigIntegerField(null=True, blank=True, help_text="The log row of its first drifted request.")
+    last_log_id = models.BigIntegerField(null=True, blank=True, help_text="The log row of its last request so far.")
     guess = models.CharField(max_length=255, blank=True, help_text="A mystery's answer: the feature the learner named.")
     guessed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -140,6 +143,9 @@ class DriftPolicy(models.Model):
     tests = models.JSONField(default=dict, blank=True)
     retrain = models.BooleanField(default=False)
     algorithm = models.CharField(max_length=40, blank=True, help_text="Retrain with this algorithm; blank: the same.")
+    recent_only = models.BooleanField(
+        default=False, help_text="Retrain on recent labelled requests alone, not the training data plus them."
+    )
     canary_percent = models.PositiveSmallIntegerField(default=20)
     promote = models.BooleanField(default=False)
     promote_after = models.PositiveIntegerField(default=50)
