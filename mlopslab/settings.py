@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
     "fail-abandoned-jobs": {"task": "sandbox.tasks.fail_abandoned_jobs", "schedule": 60.0},
     # A queued job whose message Redis lost is sent again within a minute (sandbox.jobs.services.jobs_send_again).
     "send-queued-jobs-again": {"task": "sandbox.tasks.send_queued_jobs_again", "schedule": 30.0},
+    # Drift policies due by time or by requests, and canaries ready for promotion (sandbox.monitoring.services).
+    "check-drift-policies": {"task": "sandbox.tasks.check_drift_policies", "schedule": 15.0},
 }
 
 # Queued plus running jobs one learner may have at once.

@@ -17,6 +17,9 @@ CAPABILITY_MODULES = [
     "sandbox.registry.admin",
     "sandbox.serving.runners",
     "sandbox.serving.challenges",
+    "sandbox.monitoring.runners",
+    "sandbox.monitoring.tasks",
+    "sandbox.monitoring.challenges",
 ]
 
 
