@@ -449,21 +449,12 @@ def report_start(
     return report
 
 
-def _stored(result: drift.DatasetDrift) -> dict:
-    return {
-        "columns": [asdict(column) for column in result.columns],
-        "share_drifted": result.share_drifted,
-        "drift_share": result.drift_share,
-        "dataset_drift": result.dataset_drift,
-    }
-
-
 def _side_drift(reference: pd.Series, current: pd.Series, kind: str) -> dict:
     reference, current = reference.dropna(), current.dropna()
     if reference.empty or current.empty:
         return {}
     try:
-        return asdict(drift.column_drift(reference.astype(str), current.astype(str), kind=kind))
+        return drift.column_drift(reference.astype(str), current.astype(str), kind=kind).as_dict()
     except drift.DriftInputError as problem:
         return {"error": str(problem)}
 
@@ -509,7 +500,7 @@ def report_compute(report: DriftReport, *, on_progress: ProgressCallback | None 
         except artifacts.ModelFileRefused as refusal:
             prediction_drift = {"error": refusal.message}
     DriftReport.objects.filter(pk=report.pk).update(
-        status=DriftReport.Status.DONE, result=_stored(result), dataset_drift=result.dataset_drift,
+        status=DriftReport.Status.DONE, result=result.as_dict(), dataset_drift=result.dataset_drift,
         share_drifted=result.share_drifted, reference_rows=len(reference), current_rows=len(current),
         window_start=span["start"], window_end=span["end"] or timezone.now(), label_drift=label_drift,
         prediction_drift=prediction_drift, finished_at=timezone.now(),
