@@ -1,4 +1,4 @@
-"""MLflow's side of benchmarks/lifecycle.py, run by the peer environment's python (.venv-peers/mlflow).
+"""MLflow's side of benchmarks/lifecycle.py, run by the MLflow peer environment's python.
 
 One lifecycle is what an MLflow user writes: start a run, fit StandardScaler + LogisticRegression on
 breast_cancer (the split the Lab uses: 20 % test, 20 % validation, stratified, seed 42), log the parameters
@@ -9,7 +9,7 @@ with the artifacts beside it, so nothing leaves that folder.
 The process stays up, as the Lab's worker does, so imports and connections are warm: each line `run` on
 stdin does one lifecycle and answers `SECONDS <wall seconds>` on stdout; end of input ends it.
 
-    .venv-peers/mlflow/bin/python benchmarks/_mlflow_lifecycle.py <store folder>
+    "$(.venv/bin/python scripts/peer_env.py mlflow)" benchmarks/_mlflow_lifecycle.py <store folder>
 """
 
 import os

@@ -1,4 +1,4 @@
-"""MLflow's side of benchmarks/serving.py, run by the peer environment's python (.venv-peers/mlflow): save the
+"""MLflow's side of benchmarks/serving.py, run by the MLflow peer environment's python: save the
 Lab's fitted pipeline as MLflow model directories, for `mlflow models serve`.
 
 The pipeline is the very file the Lab's worker wrote for the run (its SHA-256 is checked before it is
@@ -6,7 +6,8 @@ unpickled). It is saved twice with `mlflow.sklearn.save_model`: `<out>/defaults`
 signature, so the server checks no schema), and `<out>/with-signature` with the registered version's own input
 signature, so that the server enforces the schema the Lab's endpoint enforces.
 
-    .venv-peers/mlflow/bin/python benchmarks/_mlflow_save.py <model.joblib> <sha256> <signature.json> <out>
+    python=$(.venv/bin/python scripts/peer_env.py mlflow)
+    "$python" benchmarks/_mlflow_save.py <model.joblib> <sha256> <signature.json> <out>
 """
 
 import hashlib

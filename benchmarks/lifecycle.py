@@ -10,7 +10,7 @@ has trained, evaluated and saved it, then `model_version_register` makes it the 
 job, so the plain alias is the step that matches MLflow's.
 
 One lifecycle in MLflow is what its user writes, with its defaults, in the peer environment
-(.venv-peers/mlflow, built by scripts/peer_env.py), over a SQLite tracking and registry store in a temporary
+(scripts/peer_env.py's `mlflow`), over a SQLite tracking and registry store in a temporary
 folder: start a run, fit the same pipeline on the same split, log params and validation metrics,
 `mlflow.sklearn.log_model`, `mlflow.register_model`, `set_registered_model_alias`
 (benchmarks/_mlflow_lifecycle.py). Both sides stay warm between lifecycles (the Lab's worker, MLflow's one

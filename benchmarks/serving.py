@@ -12,7 +12,7 @@ database: a learner, their copy of the dataset, a run trained on the worker, its
   every request authenticated by the bearer token, its values checked against the version's signature, and
   logged as a prediction.
 - MLflow serves the very same pipeline file (its SHA-256 checked), saved by `mlflow.sklearn.save_model` in the
-  peer environment (.venv-peers/mlflow, built by scripts/peer_env.py), twice (benchmarks/_mlflow_save.py):
+  peer environment (scripts/peer_env.py's `mlflow`), twice (benchmarks/_mlflow_save.py):
   with `save_model`'s defaults, which give no signature, so that MLflow's server checks no schema (the
   target's ratio is against this one), and with the version's own input signature, so that it enforces the
   schema the Lab enforces. Each is `mlflow models serve -m <dir> --env-manager local -w W`, with the peer

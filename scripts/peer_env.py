@@ -1,11 +1,17 @@
-"""Build a peer tool's virtual environment beside the project's own: `.venv-peers/<name>`.
+"""Build a peer tool's virtual environment in a per-user cache outside the work tree.
 
-Peer tools (MLflow) are what the site is compared with in agreement tests and benchmarks. They live in
-an environment of their own so that their dependency pins never constrain the site's, and each is
+Peer tools (MLflow, Evidently) are what the site is compared with in agreement tests and benchmarks. They
+live in environments of their own so that their dependency pins never constrain the site's, and each is
 built from a pinned requirements file. Running this again reuses an environment whose pins match and
 rebuilds one whose pins changed.
 
+The environments live in `$MLOPSLAB_PEERS_DIR/<name>`, by default `${XDG_CACHE_HOME:-~/.cache}/mlopslab/peers/
+<name>`: outside the clone, so that a fresh clone on the same machine (as CI makes for every run) reuses one
+already built instead of spending minutes of its budget on pip. Each is stamped with the digest of its pins
+and the Python version, and rebuilt when they change.
+
     .venv/bin/python scripts/peer_env.py mlflow
+    .venv/bin/python scripts/peer_env.py evidently
 
 prints the environment's python on its last line. Build it with the project's interpreter (Python 3.11):
 the pins are for it.
@@ -14,21 +20,44 @@ the pins are for it.
 import argparse
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PEERS_DIR = ROOT / ".venv-peers"
-PEERS = {"mlflow": ROOT / "requirements-peers-mlflow.txt"}
-# A pipeline the site pickles loads in the peer environment only with the same versions of these.
+# A pipeline the site pickles loads in a peer environment only with the same versions of these.
 SHARED = ("scikit-learn", "numpy", "scipy", "pandas")
 STAMP = ".installed"
 
 
+@dataclass(frozen=True)
+class Peer:
+    requirements: Path
+    # MLflow's peer loads the site's pickled pipelines, so its SHARED pins must equal the site's. Evidently's
+    # only reads CSV files the site writes, and needs pandas < 3 (0.7.23 fails to import with pandas 3).
+    loads_site_pickles: bool
+
+
+PEERS = {
+    "mlflow": Peer(ROOT / "requirements-peers-mlflow.txt", loads_site_pickles=True),
+    "evidently": Peer(ROOT / "requirements-peers-evidently.txt", loads_site_pickles=False),
+}
+
+
 class PeerEnvError(RuntimeError):
     """The peer environment cannot be built as pinned; the message says why."""
+
+
+def peers_dir() -> Path:
+    """Where peer environments live: $MLOPSLAB_PEERS_DIR, else the user's cache (XDG_CACHE_HOME or ~/.cache)."""
+    chosen = os.environ.get("MLOPSLAB_PEERS_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "mlopslab" / "peers"
 
 
 def _pins(path: Path) -> dict[str, str]:
@@ -63,24 +92,38 @@ def peer_python(name: str) -> Path:
     """The python of the peer environment `name`, built first when missing or pinned differently."""
     if name not in PEERS:
         raise PeerEnvError(f"No peer environment named {name!r}; known: {', '.join(sorted(PEERS))}.")
-    requirements = PEERS[name]
-    check_shared_pins(requirements)
-    target = PEERS_DIR / name
+    peer = PEERS[name]
+    if peer.loads_site_pickles:
+        check_shared_pins(peer.requirements)
+    home = peers_dir()
+    target = home / name
     python = target / "bin" / "python"
-    wanted = _wanted(requirements)
-    PEERS_DIR.mkdir(exist_ok=True)
-    # One build at a time: two test sessions starting together must not both write the environment.
-    with open(PEERS_DIR / f".{name}.lock", "w") as lock:
+    wanted = _wanted(peer.requirements)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PeerEnvError(f"Cannot create {home} for the peer environments ({exc}); set MLOPSLAB_PEERS_DIR.") from exc
+    # One build at a time: two test sessions (or two clones) starting together must not both write it.
+    with open(home / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = target / STAMP
         if python.exists() and stamp.exists() and stamp.read_text().strip() == wanted:
             return python
         if target.exists():
             shutil.rmtree(target)
-        print(f"Building {target.relative_to(ROOT)} from {requirements.name} (a minute or two)...", file=sys.stderr)
+        print(f"Building {target} from {peer.requirements.name} (a minute or two)...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(peer.requirements),
+            ],
             check=True,
         )
         stamp.write_text(wanted + "\n")

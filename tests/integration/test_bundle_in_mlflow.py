@@ -1,4 +1,4 @@
-"""The site's bundle and scoring protocol against real MLflow, run in its peer environment (.venv-peers/mlflow).
+"""The site's bundle and scoring protocol against real MLflow, run in its peer environment (peer_python("mlflow")).
 
 One subprocess of the peer environment does MLflow's side of every check: it loads the bundle with
 `mlflow.pyfunc.load_model` and predicts, reads the signature with `Model.load`, writes the same model with
