@@ -539,12 +539,12 @@ def policy_save(
     algorithm: str = "", recent_only: bool = False, canary_percent: int = 20, promote: bool = False,
     promote_after: int = 50,
 ) -> DriftPolicy:  # fmt: skip
-    if enabled and not every_minutes and not every_requests:
-        raise MonitoringRefused("Say when to check: every N minutes, after every K requests, or both.")
     if every_minutes is not None and not 1 <= every_minutes <= 1440:
         raise MonitoringRefused("Check every 1 to 1,440 minutes.")
     if every_requests is not None and not 10 <= every_requests <= 100_000:
         raise MonitoringRefused("Check after every 10 to 100,000 requests.")
+    if enabled and not every_minutes and not every_requests:
+        raise MonitoringRefused("Say when to check: every N minutes, after every K requests, or both.")
     if not 10 <= window <= MAX_WINDOW:
         raise MonitoringRefused(f"A check reads between 10 and {MAX_WINDOW:,} requests.")
     if not 0 < drift_share <= 1:

@@ -145,7 +145,7 @@ def _data_drift(
         weights = weights / weights.sum()
         redraw = rng.random(len(rows)) < s
         drawn = rng.choice(len(values), size=int(redraw.sum()), p=weights)
-        column = rows[name].astype(object).to_numpy()
+        column = rows[name].astype(object).to_numpy(copy=True)
         column[redraw] = [values[at] for at in drawn]
         if _is_numeric(reference[name]):
             column = pd.to_numeric(pd.Series(column), errors="coerce").to_numpy()
@@ -156,9 +156,12 @@ def _nulls(rows: pd.DataFrame, reference: pd.DataFrame, inputs: list[str], setti
     for name, share in (settings.get("nulls") or {}).items():
         _column(reference, name, inputs)
         empty = rng.random(len(rows)) < s * float(share)
-        column = rows[name].astype(object).to_numpy()
-        column[empty] = None
-        rows[name] = column
+        if _is_numeric(reference[name]):
+            rows[name] = rows[name].astype(float).where(~empty)
+        else:
+            column = rows[name].astype(object).to_numpy(copy=True)
+            column[empty] = None
+            rows[name] = column
 
 
 def _keep_types(rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
