@@ -278,8 +278,8 @@ def test_the_policy_retrains_on_drift_gates_and_deploys_a_canary_then_promotes_i
     learner: User, live: Deployment, jobs_now: Callable, v1: ModelVersion
 ) -> None:
     services.policy_save(
-        deployment=live, every_requests=150, window=150, drift_share=0.03, retrain=True, canary_percent=50, promote=True,
-        promote_after=20,
+        deployment=live, every_requests=150, window=150, drift_share=0.03, retrain=True, canary_percent=50,
+        promote=True, promote_after=20,
     )  # fmt: skip
     _send(jobs_now, learner, live, requests=300, scenario="data", settings={"shift": {FEATURE: 2.0}}, drift_from=0)
     live.refresh_from_db()
