@@ -8,7 +8,7 @@ urlpatterns = [
     path("deployments/<int:deployment_id>/drift/", views.report_start, name="drift_report_start"),
     path("deployments/<int:deployment_id>/policy/", views.policy_save, name="drift_policy"),
     path("deployments/<int:deployment_id>/retrain/", views.retrain, name="retrain"),
-    path("traffic/<int:run_id>/", views.traffic_run, name="traffic_run"),
-    path("traffic/<int:run_id>/guess/", views.mystery_guess, name="mystery_guess"),
+    path("traffic/<int:traffic_id>/", views.traffic_run, name="traffic_run"),
+    path("traffic/<int:traffic_id>/guess/", views.mystery_guess, name="mystery_guess"),
     path("drift/<int:report_id>/", views.drift_report, name="drift_report"),
 ]

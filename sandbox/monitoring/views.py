@@ -10,66 +10,13 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused, refusal_to_form
-from sandbox.datasets.selectors import version_profile
 from sandbox.monitoring import forms, services
-from sandbox.monitoring.models import DriftPolicy, DriftReport, Scenario, TrafficRun
+from sandbox.monitoring.controls import _algorithms, _inputs, controls_context
+from sandbox.monitoring.models import DriftReport, Scenario, TrafficRun
 from sandbox.serving.models import Deployment
 from sandbox.serving.selectors import deployment_get_owned
 
 report_charts = lazy_module("sandbox.monitoring.report_charts")
-
-
-def _inputs(deployment: Deployment) -> tuple[list[str], list[str]]:
-    """The serving model's inputs, and its classes (for label drift), read from its training data's profile."""
-    if deployment.stable_version_id is None:
-        return [], []
-    version = services.serving_version(deployment)
-    inputs = services.input_names(version)
-    classes: list[str] = []
-    if services._is_classification(version):
-        # From the profile stored with the data version: the page never reads the rows.
-        _, balance = version_profile(version=version.dataset_version)
-        classes = [str(label) for label, _count in balance]
-    return inputs, classes
-
-
-def _algorithms(deployment: Deployment) -> list[tuple[str, str]]:
-    if deployment.stable_version_id is None:
-        return []
-    training = lazy_module("sandbox.ml.training")
-    task = services.serving_version(deployment).dataset_version.dataset.task
-    return [(key, algorithm.label) for key, algorithm in training.ALGORITHMS.items() if algorithm.task == task]
-
-
-def _policy_initial(deployment: Deployment) -> dict:
-    policy = DriftPolicy.objects.filter(deployment=deployment).first()
-    if policy is None:
-        return {"enabled": True, "every_requests": 250, "window": 500, "drift_share": 0.5, "canary_percent": 20,
-                "promote_after": 50}  # fmt: skip
-    return {
-        "enabled": policy.enabled, "every_minutes": policy.every_minutes, "every_requests": policy.every_requests,
-        "window": policy.window, "drift_share": policy.drift_share, "retrain": policy.retrain,
-        "recent_only": policy.recent_only, "algorithm": policy.algorithm, "canary_percent": policy.canary_percent,
-        "promote": policy.promote, "promote_after": policy.promote_after,
-    }  # fmt: skip
-
-
-def controls_context(request: HttpRequest, deployment: Deployment, **bound: object) -> dict:
-    """What the controls above a deployment's dashboard need: the traffic, report and policy forms (bound ones
-    when a post came back with errors), the active traffic run, and the policy."""
-    inputs, classes = _inputs(deployment)
-    active = TrafficRun.objects.filter(deployment=deployment, finished_at__isnull=True).select_related("job").first()
-    return {
-        "traffic_form": bound.get("traffic_form") or forms.TrafficForm(inputs=inputs, classes=classes),
-        "report_form": bound.get("report_form") or forms.ReportForm(inputs=inputs),
-        "policy_form": bound.get("policy_form")
-        or forms.PolicyForm(initial=_policy_initial(deployment), algorithms=_algorithms(deployment)),
-        "policy": DriftPolicy.objects.filter(deployment=deployment).select_related("retrain_job").first(),
-        "active_traffic": active,
-        "inputs": inputs,
-        "classes": classes,
-        "is_live": deployment.status == Deployment.Status.LIVE,
-    }
 
 
 def _owned(request: HttpRequest, deployment_id: int) -> Deployment:
@@ -116,8 +63,8 @@ def mystery_start(request: HttpRequest, deployment_id: int) -> HttpResponse:
     return redirect("sandbox:traffic_run", run.pk)
 
 
-def _run_owned(request: HttpRequest, run_id: int) -> TrafficRun:
-    run = TrafficRun.objects.select_related("deployment", "job").filter(pk=run_id, owner=request.user).first()
+def _run_owned(request: HttpRequest, traffic_id: int) -> TrafficRun:
+    run = TrafficRun.objects.select_related("deployment", "job").filter(pk=traffic_id, owner=request.user).first()
     if run is None:
         raise Http404("There is no such traffic run of yours.")
     return run
@@ -136,8 +83,8 @@ def _run_context(run: TrafficRun, **bound: object) -> dict:
 
 @login_required
 @require_GET
-def traffic_run(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = _run_owned(request, run_id)
+def traffic_run(request: HttpRequest, traffic_id: int) -> HttpResponse:
+    run = _run_owned(request, traffic_id)
     context = _run_context(run)
     if request.htmx and request.GET.get("fragment") == "progress":
         response = render(request, "sandbox/monitoring/traffic_run.html#traffic-progress", context)
@@ -149,8 +96,8 @@ def traffic_run(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def mystery_guess(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = _run_owned(request, run_id)
+def mystery_guess(request: HttpRequest, traffic_id: int) -> HttpResponse:
+    run = _run_owned(request, traffic_id)
     inputs, _ = _inputs(run.deployment)
     form = forms.GuessForm(request.POST, inputs=inputs)
     status = 422

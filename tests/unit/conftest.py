@@ -10,7 +10,20 @@ from lessons.models import Node, Question
 from sandbox.datasets import services as dataset_services
 from sandbox.jobs.runners import FIRST_MODEL
 from sandbox.ml import training
-from sandbox.models import ApiToken, Deployment, Experiment, Job, ModelVersion, RegisteredModel, Release, Run
+from sandbox.models import (
+    ApiToken,
+    Deployment,
+    DriftReport,
+    Drill,
+    Experiment,
+    Job,
+    ModelVersion,
+    MonitoringEvent,
+    RegisteredModel,
+    Release,
+    Run,
+    TrafficRun,
+)
 
 # Logging out would leave the rest of a walk anonymous; the admin is Django's own; the health pages
 # take no input and answer 503 by contract while Redis is down.
@@ -72,13 +85,21 @@ def site_urls(learner: object, course: object, settings: object, tmp_path: objec
     )  # fmt: skip
     Deployment.objects.filter(pk=deployment.pk).update(current_release=release, revision=1)
     token = ApiToken.objects.create(owner=learner, name="t", token_hash="0" * 64, prefix="mlt_0")
+    traffic = TrafficRun.objects.create(owner=learner, deployment=deployment, requests=10, rate=10)
+    report = DriftReport.objects.create(owner=learner, deployment=deployment, reference=run.dataset_version)
+    event = MonitoringEvent.objects.create(deployment=deployment, kind="alert", message="Drift detected.")
+    drill = Drill.objects.create(owner=learner, deployment=deployment, version=version, fault="latency")
     values = {
         "node_slug": node.slug, "lesson_slug": "intro", "attempt_id": attempt.pk,
         "question_id": Question.objects.get(qid="first-single").pk, "job_id": job.pk, "dataset_id": dataset.pk,
         "number": 1, "experiment_id": experiment.pk, "run_id": run.pk, "model_id": model.pk,
-        "deployment_id": deployment.pk, "token_id": token.pk, "endpoint": deployment.name,
+        "deployment_id": deployment.pk, "token_id": token.pk, "endpoint": deployment.name, "traffic_id": traffic.pk,
+        "report_id": report.pk, "event_id": event.pk, "drill_id": drill.pk,
     }  # fmt: skip
-    ids = {"attempt_id", "job_id", "dataset_id", "experiment_id", "run_id", "model_id", "deployment_id", "token_id"}
+    ids = {
+        "attempt_id", "job_id", "dataset_id", "experiment_id", "run_id", "model_id", "deployment_id", "token_id",
+        "traffic_id", "report_id", "event_id", "drill_id",
+    }  # fmt: skip
     urls = []
     for name, pattern in _patterns(get_resolver()):
         wanted = list(pattern.pattern.converters)
