@@ -55,6 +55,7 @@ def controls_context(request: HttpRequest, deployment: Deployment, **bound: obje
         "report_form": bound.get("report_form") or forms.ReportForm(inputs=inputs),
         "policy_form": bound.get("policy_form")
         or forms.PolicyForm(initial=_policy_initial(deployment), algorithms=_algorithms(deployment)),
+        "retrain_form": bound.get("retrain_form") or forms.RetrainForm(algorithms=_algorithms(deployment)),
         "policy": DriftPolicy.objects.filter(deployment=deployment).select_related("retrain_job").first(),
         "active_traffic": active,
         "inputs": inputs,

@@ -154,6 +154,22 @@ class PolicyForm(forms.Form):
         self.fields["algorithm"].choices = [("", "The same algorithm and parameters"), *algorithms]
 
 
+class RetrainForm(forms.Form):
+    algorithm = forms.ChoiceField(choices=[], required=False, label="Algorithm")
+    recent_only = forms.BooleanField(required=False, label="Recent labelled requests only")
+    rows = forms.IntegerField(
+        min_value=50, max_value=5000, initial=1000, label="Newest requests to learn from",
+        help_text="Their arrived labels join the training data (or replace it, with the box above ticked).",
+    )  # fmt: skip
+    canary_percent = forms.IntegerField(
+        min_value=1, max_value=99, initial=20, label="Canary share of the new version (%)"
+    )
+
+    def __init__(self, *args: object, algorithms: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["algorithm"].choices = [("", "The same algorithm and parameters"), *algorithms]
+
+
 class GuessForm(forms.Form):
     feature = forms.ChoiceField(choices=[], label="The drifted feature")
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from lessons.attempts import progress_refresh
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
-from sandbox.datasets.selectors import version_frame
+from sandbox.datasets.selectors import version_class_count, version_frame
 from sandbox.jobs.models import Job
 from sandbox.jobs.registry import JobError, ProgressCallback
 from sandbox.jobs.services import JobRefused, job_create_or_refuse
@@ -98,6 +98,17 @@ def input_names(version: ModelVersion) -> list[str]:
 
 def training_frame(version: ModelVersion) -> pd.DataFrame:
     """The data version the model was trained on, as the app stored it: the drift reference."""
+    return version_frame(version.dataset_version)
+
+
+def traffic_source(deployment: Deployment) -> pd.DataFrame:
+    """The data the simulator draws requests from: what the version of the endpoint's first release was trained
+    on. Fixed for the endpoint's life, so that a retrained version, whose own training data already holds drifted
+    requests, meets the same world as the version before it, and not a world drifted twice."""
+    from sandbox.serving.models import Release
+
+    first = Release.objects.filter(deployment=deployment).order_by("number").select_related("version").first()
+    version = first.version if first is not None else serving_version(deployment)
     return version_frame(version.dataset_version)
 
 
@@ -240,7 +251,9 @@ def traffic_send(*, run_id: int, on_progress: ProgressCallback, token: str) -> T
     )  # fmt: skip
     on_progress(2, "Drawing requests from the training data")
     try:
-        made = traffic.generate(training_frame(version), target=dataset.target, inputs=input_names(version), plan=plan)
+        made = traffic.generate(
+            traffic_source(deployment), target=dataset.target, inputs=input_names(version), plan=plan
+        )
     except traffic.ScenarioError as problem:
         raise JobError(str(problem)) from None
     records = traffic.records(made.rows)
@@ -664,13 +677,15 @@ def _retrain_for_policy(policy: DriftPolicy, report: DriftReport) -> None:
 
 def retrain_start(
     *, deployment: Deployment, report: DriftReport | None = None, algorithm: str = "", recent_only: bool = False,
-    canary_percent: int = 20, policy: DriftPolicy | None = None,
+    canary_percent: int = 20, policy: DriftPolicy | None = None, rows: int = RETRAIN_ROWS,
 ) -> Job:  # fmt: skip
     """Queue a retraining of the endpoint's stable version on its training data plus the recent labelled
     requests (or those alone); the job registers the new version, runs the gate and deploys a canary."""
     deployment = _live(deployment)
     if not 1 <= canary_percent <= 99:
         raise MonitoringRefused("The canary gets between 1 and 99 percent of the requests.")
+    if not RETRAIN_MIN_ROWS <= rows <= RETRAIN_ROWS:
+        raise MonitoringRefused(f"Retrain on the newest {RETRAIN_MIN_ROWS} to {RETRAIN_ROWS:,} labelled requests.")
     with transaction.atomic():
         locked = DriftPolicy.objects.select_for_update().filter(deployment=deployment).first()
         running = locked is not None and locked.retrain_job_id
@@ -678,7 +693,7 @@ def retrain_start(
             raise MonitoringRefused("A retraining of this endpoint is already running; wait for it.", status=409)
         params = {
             "deployment_id": deployment.pk, "report_id": report.pk if report else None, "algorithm": algorithm,
-            "recent_only": recent_only, "canary_percent": canary_percent,
+            "recent_only": recent_only, "canary_percent": canary_percent, "rows": rows,
         }  # fmt: skip
         try:
             job = job_create_or_refuse(owner=deployment.owner, kind=RETRAIN, params=params)
@@ -708,7 +723,7 @@ def retrain_run(*, job: Job, on_progress: ProgressCallback) -> dict:
     dataset = version.dataset_version.dataset
     inputs = input_names(version)
     on_progress(5, "Collecting recent labelled requests")
-    window, _ = window_frame(deployment, window=RETRAIN_ROWS, inputs=inputs)
+    window, _ = window_frame(deployment, window=int(params.get("rows") or RETRAIN_ROWS), inputs=inputs)
     labelled = window[window["__label__"].notna()]
     if len(labelled) < RETRAIN_MIN_ROWS:
         raise JobError(
@@ -732,12 +747,21 @@ def retrain_run(*, job: Job, on_progress: ProgressCallback) -> dict:
     algorithm = params.get("algorithm") or base.algorithm
     from sandbox.tracking.models import Run
 
+    training = lazy_module("sandbox.ml.training")
+    chosen = training.ALGORITHMS[algorithm]
+    try:
+        run_params = training.check_params(chosen, base.params if algorithm == base.algorithm else {})
+        training.check_work(
+            chosen, run_params, data.rows, data.columns, int(base.split.get("cv_folds") or 0),
+            classes=version_class_count(version=data), scaled=bool(base.preparation.get("scale", True)),
+        )  # fmt: skip
+    except training.ParamError as problem:
+        raise JobError(f"The retraining would not fit its job: {problem}") from None
     number = base.experiment.runs.count() + 1
     run = Run.objects.create(
         experiment=base.experiment, owner=base.owner, dataset_version=data,
-        name=f"retrain-{algorithm.replace('_', '-')}-{number}", algorithm=algorithm,
-        params=base.params if algorithm == base.algorithm else {}, preparation=base.preparation, split=base.split,
-        seed=base.seed, job=job, environment=environment(),
+        name=f"retrain-{algorithm.replace('_', '-')}-{number}", algorithm=algorithm, params=run_params,
+        preparation=base.preparation, split=base.split, seed=base.seed, job=job, environment=environment(),
     )  # fmt: skip
     on_progress(20, f"Training run {run.name}")
     train_run(run_id=run.pk, on_progress=lambda percent, message: on_progress(20 + percent * 45 // 100, message))

@@ -188,10 +188,15 @@ def policy_save(request: HttpRequest, deployment_id: int) -> HttpResponse:
 @require_POST
 def retrain(request: HttpRequest, deployment_id: int) -> HttpResponse:
     deployment = _owned(request, deployment_id)
-    report = DriftReport.objects.filter(deployment=deployment, status=DriftReport.Status.DONE).first()
-    services.retrain_start(
-        deployment=deployment, report=report, recent_only=request.POST.get("recent_only") == "on",
-        algorithm=request.POST.get("algorithm", ""),
-    )  # fmt: skip
-    messages.success(request, "Retraining queued: it trains, registers, gates and deploys a canary.")
-    return redirect("sandbox:monitor", deployment.pk)
+    form = forms.RetrainForm(request.POST, algorithms=_algorithms(deployment))
+    status = 422
+    if form.is_valid():
+        report = DriftReport.objects.filter(deployment=deployment, status=DriftReport.Status.DONE).first()
+        try:
+            services.retrain_start(deployment=deployment, report=report, **form.cleaned_data)
+        except Refused as refusal:
+            status = refusal_to_form(form, refusal)
+        else:
+            messages.success(request, "Retraining queued: it trains, registers, gates and deploys a canary.")
+            return redirect("sandbox:monitor", deployment.pk)
+    return _back_to_dashboard(request, deployment, status, retrain_form=form)

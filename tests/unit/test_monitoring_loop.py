@@ -354,3 +354,30 @@ def test_identical_traffic_rarely_raises_drift(learner: User, live: Deployment, 
     report.refresh_from_db()
     assert report.dataset_drift is False
     assert np.mean([column["drifted"] for column in report.result["columns"]]) <= 0.15
+
+
+def test_after_concept_drift_a_forest_retrained_on_recent_labels_recovers_and_meets_stage_nine(
+    learner: User, live: Deployment, jobs_now: Callable
+) -> None:
+    from sandbox.monitoring.challenges import recovered_after_concept_drift
+    from sandbox.serving.services import deployment_promote
+
+    concept = {"scenario": "concept", "settings": {"feature": FEATURE}}
+    _send(jobs_now, learner, live, requests=1500, drift_from=150, seed=4, **concept)
+    assert recovered_after_concept_drift(learner)[0] is False
+    job = jobs_now(
+        services.retrain_start,
+        deployment=live,
+        algorithm="random_forest",
+        recent_only=True,
+        canary_percent=50,
+        rows=1200,
+    )
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    live.refresh_from_db()
+    deployment_promote(deployment=live, actor=learner, reason="the forest learnt the new concept")
+    _send(jobs_now, learner, live, requests=300, drift_from=0, seed=5, **concept)
+    recovered, figures = recovered_after_concept_drift(learner)
+    assert recovered, figures
+    assert "after retraining against" in figures
