@@ -370,8 +370,13 @@ def _value_counts(sample: _Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # --- the tests ----------------------------------------------------------------------------------------------
 
 
+# scipy's ks_2samp under its axis and nan_policy decorator, which costs more than the test itself at 1,000 rows
+# (about 0.5 ms a call here); the arrays it gets here are clean, one-dimensional and sorted already.
+_ks_2samp = getattr(stats.ks_2samp, "__wrapped__", stats.ks_2samp)
+
+
 def _ks(sample: _Sample) -> float:
-    return float(stats.ks_2samp(sample.reference_sorted, sample.current_sorted).pvalue)
+    return float(_ks_2samp(sample.reference_sorted, sample.current_sorted).pvalue)
 
 
 def _chisquare(sample: _Sample) -> float:
