@@ -59,6 +59,7 @@ distinct counts and the chart's histogram are read from the sorted arrays (the s
 """
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -541,7 +542,7 @@ def _refusal(test: str, sample: _Sample) -> str | None:
 
 
 def _check_threshold(test: str, threshold: object) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
         raise DriftInputError(f"The threshold for {test} must be a number, not {threshold!r}.")
     threshold = float(threshold)
     if test in P_VALUE_TESTS and not 0 < threshold < 1:
@@ -728,7 +729,7 @@ def dataset_drift(
     """Test every column both windows share (or `columns`), then the dataset: drifted when the share of
     drifted columns is at least `drift_share`. `tests` maps a column to the (test, threshold) the learner
     chose for it; the threshold may be None for the test's default."""
-    if isinstance(drift_share, bool) or not isinstance(drift_share, int | float) or not 0 < drift_share <= 1:
+    if isinstance(drift_share, bool) or not isinstance(drift_share, numbers.Real) or not 0 < drift_share <= 1:
         raise DriftInputError(f"The drift share must be a number above 0 and at most 1, not {drift_share!r}.")
     if len(reference.columns) == 0 or len(reference) == 0:
         raise DriftInputError("The reference window is empty: it has no rows to compare against.")
