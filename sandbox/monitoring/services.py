@@ -56,6 +56,9 @@ ANSWERING_ROLES = (PredictionLog.Role.STABLE, PredictionLog.Role.CANARY)
 class MonitoringRefused(Refused):
     """Nothing was started or changed; the message says why, for the learner."""
 
+    def __init__(self, message: str, *, status: int = 422) -> None:
+        super().__init__(message, status=status)
+
 
 # --- the timeline ------------------------------------------------------------------------------------------
 

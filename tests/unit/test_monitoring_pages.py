@@ -1,0 +1,127 @@
+"""Monitoring's forms and pages: bad input answered in place (422) changing nothing, the mystery from its start to
+stage 8's challenge, the policy form, a manual retraining, and a traffic run's progress that stops polling."""
+
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from lessons.challenges import challenge_status
+from sandbox.jobs.models import Job
+from sandbox.models import Deployment, DriftPolicy, DriftReport, ModelVersion, TrafficRun
+from sandbox.monitoring import services
+from tests.unit import test_serving_setup as setup
+
+cancer, jobs_now, live, v1 = setup.cancer, setup.jobs_now, setup.live, setup.v1
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(learner: User) -> Client:
+    client = Client()
+    client.force_login(learner)
+    return client
+
+
+def test_a_traffic_form_with_bad_input_answers_422_in_place_and_queues_nothing(
+    signed_in: Client, live: Deployment
+) -> None:
+    url = f"/sandbox/deployments/{live.pk}/traffic/"
+    for data, message in [
+        ({"requests": "0", "rate": "10", "scenario": "none", "onset": "sudden", "drift_from": "0", "label_delay": "0"},
+         "greater than or equal to 1"),
+        ({"requests": "100", "rate": "10", "scenario": "data", "onset": "sudden", "drift_from": "10",
+          "label_delay": "0"}, "Choose the feature"),
+        ({"requests": "100", "rate": "10", "scenario": "data", "onset": "sudden", "drift_from": "500",
+          "feature": "mean radius", "shift": "1", "label_delay": "0"}, "after the last"),
+        ({"requests": "100", "rate": "10", "scenario": "label", "onset": "sudden", "drift_from": "0",
+          "label_delay": "0", "balance_class": "7"}, "not a class"),
+    ]:  # fmt: skip
+        response = signed_in.post(url, data)
+        assert response.status_code == 422, response.content[:300]
+        assert message in response.content.decode()
+    assert not TrafficRun.objects.exists()
+    assert not Job.objects.filter(kind=services.TRAFFIC).exists()
+
+
+def test_a_mystery_hides_its_feature_until_answered_and_meets_stage_eight(
+    learner: User, signed_in: Client, live: Deployment, jobs_now: Callable, v1: ModelVersion
+) -> None:
+    response = jobs_now(signed_in.post, path=f"/sandbox/deployments/{live.pk}/mystery/")
+    assert response.status_code == 302
+    run = TrafficRun.objects.get()
+    feature = next(iter(run.settings["shift"]))
+    page = signed_in.get(f"/sandbox/traffic/{run.pk}/").content.decode()
+    assert "Name the drifted feature" in page
+    # The answer is nowhere on the page before the learner answers (the form lists every input alike).
+    other = next(name for name in services.input_names(v1) if name != feature)
+    assert page.count(feature) == page.count(other) == 2
+    assert run.settings.__repr__() not in page
+    status = challenge_status("monitoring.drift-report", learner)
+    assert [done for _, done in status.steps] == [False, False]
+    jobs_now(services.report_start, owner=learner, deployment=live, window=600)
+    report = DriftReport.objects.get()
+    flagged = [column["column"] for column in report.result["columns"] if column["drifted"]]
+    assert feature in flagged
+    wrong = next(name for name in services.input_names(v1) if name != feature)
+    response = signed_in.post(f"/sandbox/traffic/{run.pk}/guess/", {"feature": wrong})
+    assert response.status_code == 302
+    page = signed_in.get(f"/sandbox/traffic/{run.pk}/").content.decode()
+    assert f"it was <strong>{feature}</strong>" in page
+    assert signed_in.post(f"/sandbox/traffic/{run.pk}/guess/", {"feature": feature}).status_code == 409
+    jobs_now(signed_in.post, path=f"/sandbox/deployments/{live.pk}/mystery/")
+    second = TrafficRun.objects.order_by("-pk").first()
+    right = next(iter(second.settings["shift"]))
+    signed_in.post(f"/sandbox/traffic/{second.pk}/guess/", {"feature": right})
+    status = challenge_status("monitoring.drift-report", learner)
+    assert [done for _, done in status.steps] == [True, True]
+
+
+def test_another_learner_finds_no_traffic_run(
+    learner: User, other_learner: User, live: Deployment, jobs_now: Callable
+) -> None:
+    run = jobs_now(services.traffic_start, owner=learner, deployment=live, requests=5, rate=100)
+    client = Client()
+    client.force_login(other_learner)
+    assert client.get(f"/sandbox/traffic/{run.pk}/").status_code == 404
+    assert client.post(f"/sandbox/traffic/{run.pk}/guess/", {"feature": "x"}).status_code == 404
+    assert client.post(f"/sandbox/deployments/{live.pk}/traffic/", {"requests": "5"}).status_code == 404
+
+
+def test_a_finished_runs_progress_stops_polling(learner: User, signed_in: Client, live: Deployment, jobs_now: Callable):
+    run = jobs_now(services.traffic_start, owner=learner, deployment=live, requests=5, rate=100)
+    response = signed_in.get(f"/sandbox/traffic/{run.pk}/?fragment=progress", HTTP_HX_REQUEST="true")
+    assert response.status_code == 286
+    assert "hx-trigger" not in response.content.decode()
+    assert "5 of 5 sent" in response.content.decode()
+
+
+def test_the_policy_form_saves_and_refuses_in_place(signed_in: Client, live: Deployment) -> None:
+    url = f"/sandbox/deployments/{live.pk}/policy/"
+    response = signed_in.post(url, {"enabled": "on", "window": "500", "drift_share": "0.5", "canary_percent": "20",
+                                    "promote_after": "50"})  # fmt: skip
+    assert response.status_code == 422
+    assert "Say when to check" in response.content.decode()
+    assert not DriftPolicy.objects.exists()
+    response = signed_in.post(url, {"enabled": "on", "every_requests": "200", "window": "400", "drift_share": "0.3",
+                                    "retrain": "on", "canary_percent": "25", "promote_after": "40"})  # fmt: skip
+    assert response.status_code == 302
+    policy = DriftPolicy.objects.get()
+    assert (policy.every_requests, policy.window, policy.retrain, policy.canary_percent) == (200, 400, True, 25)
+    page = signed_in.get(f"/sandbox/deployments/{live.pk}/monitor/").content.decode()
+    assert "after every 200 requests" in page
+
+
+def test_a_manual_retraining_without_labels_is_queued_and_fails_with_its_reason(
+    signed_in: Client, live: Deployment, jobs_now: Callable
+) -> None:
+    url = f"/sandbox/deployments/{live.pk}/retrain/"
+    response = signed_in.post(url, {"rows": "10", "canary_percent": "20"})
+    assert response.status_code == 422
+    response = jobs_now(signed_in.post, path=url, data={"rows": "1000", "canary_percent": "20"})
+    assert response.status_code == 302
+    job = Job.objects.get(kind=services.RETRAIN)
+    assert job.status == Job.Status.FAILED
+    assert "Only 0 requests have labels" in job.error
