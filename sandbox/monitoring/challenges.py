@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 
 from lessons.challenges import ChallengeStatus, register
 from sandbox.monitoring.models import DriftReport, Drill, Scenario, TrafficRun
+from sandbox.monitoring.services import same_value
 from sandbox.serving.models import PredictionLog
 
 # Stage 9: accuracy after the retraining within this much of the accuracy before the concept drift, over at
@@ -24,7 +25,7 @@ def _accuracy(logs: object, limit: int = 2_000) -> tuple[float | None, int]:
     for predictions, labels in rows[:limit]:
         for predicted, label in zip(predictions or [], labels or [], strict=False):
             total += 1
-            right += str(predicted) == str(label)
+            right += same_value(predicted, label)
     return (right / total if total else None), total
 
 

@@ -371,8 +371,10 @@ def window_frame(
             labels.append(label[at] if arrived and at < len(label) else None)
             ids.append(pk)
     frame = pd.DataFrame.from_records(records, columns=inputs) if records else pd.DataFrame(columns=inputs)
-    frame["__prediction__"] = predictions
-    frame["__label__"] = labels
+    # Object columns keep each value as it was logged: with a missing label among them, pandas would make every
+    # label a float, and 1.0 would no longer equal the prediction 1.
+    frame["__prediction__"] = pd.Series(predictions, dtype=object)
+    frame["__label__"] = pd.Series(labels, dtype=object)
     frame["__log_id__"] = ids
     span = {"start": rows[-1][5] if rows else None, "end": rows[0][5] if rows else None, "requests": len(rows)}
     return frame.iloc[::-1].reset_index(drop=True), span
@@ -383,8 +385,19 @@ def labelled_accuracy(frame: pd.DataFrame) -> tuple[float | None, int]:
     known = frame[frame["__label__"].notna()]
     if known.empty:
         return None, 0
-    right = known["__prediction__"].astype(str) == known["__label__"].astype(str)
-    return float(right.mean()), len(known)
+    right = [
+        same_value(predicted, label)
+        for predicted, label in zip(known["__prediction__"], known["__label__"], strict=True)
+    ]
+    return float(np.mean(right)), len(known)
+
+
+def same_value(predicted: object, label: object) -> bool:
+    """A prediction equals its label: as numbers when both are numbers (1 and 1.0), else as text."""
+    try:
+        return float(predicted) == float(label)
+    except (TypeError, ValueError):
+        return str(predicted) == str(label)
 
 
 # --- drift reports -----------------------------------------------------------------------------------------
@@ -469,8 +482,10 @@ def _side_drift(reference: pd.Series, current: pd.Series, kind: str) -> dict:
     reference, current = reference.dropna(), current.dropna()
     if reference.empty or current.empty:
         return {}
+    # Classes compare as text (the reference's 1 and a logged 1 alike); a regression's numbers as numbers.
+    cast = str if kind == "cat" else float
     try:
-        return drift.column_drift(reference.astype(str), current.astype(str), kind=kind).as_dict()
+        return drift.column_drift(reference.astype(cast), current.astype(cast), kind=kind).as_dict()
     except drift.DriftInputError as problem:
         return {"error": str(problem)}
 

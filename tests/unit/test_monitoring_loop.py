@@ -381,3 +381,28 @@ def test_after_concept_drift_a_forest_retrained_on_recent_labels_recovers_and_me
     recovered, figures = recovered_after_concept_drift(learner)
     assert recovered, figures
     assert "after retraining against" in figures
+
+
+def test_accuracy_counts_arrived_labels_alike_while_others_are_still_pending() -> None:
+    frame = pd.DataFrame({"x": [1, 2, 3, 4]})
+    frame["__prediction__"] = pd.Series([1, 0, 1, 0], dtype=object)
+    frame["__label__"] = pd.Series([1, 0, None, None], dtype=object)
+    assert services.labelled_accuracy(frame) == (1.0, 2)
+    assert services.same_value(1, 1.0)
+    assert services.same_value("yes", "yes")
+    assert not services.same_value("yes", "no")
+
+
+def test_label_drift_compares_classes_however_pandas_typed_them(
+    learner: User, live: Deployment, jobs_now: Callable
+) -> None:
+    # Half the labels still on their way: the arrived ones are ints beside nulls, and must read as the
+    # reference's classes, not as a third and fourth class "0.0" and "1.0".
+    _send(jobs_now, learner, live, requests=60, seed=8)
+    PredictionLog.objects.filter(pk__in=PredictionLog.objects.order_by("pk").values("pk")[:30]).update(
+        labelled_at=timezone.now() + timedelta(hours=1)
+    )
+    report = jobs_now(services.report_start, owner=learner, deployment=live, window=60)
+    report.refresh_from_db()
+    assert set(report.label_drift["bins"]) <= {"0", "1", "other"}, report.label_drift["bins"]
+    assert report.label_drift["current_rows"] == 30
