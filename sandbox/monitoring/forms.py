@@ -14,7 +14,12 @@ TEST_CHOICES = [
 
 
 class TrafficForm(forms.Form):
-    """Send simulated traffic. The scenario's details are plain fields; the service builds its settings."""
+    """Send simulated traffic. The scenario's details are plain fields; the service builds its settings.
+
+    Each of the dashboard's forms has a prefix of its own: they share field names (a window, a canary share), and
+    the ids of their inputs must differ on the one page."""
+
+    prefix = "traffic"
 
     requests = forms.IntegerField(min_value=1, max_value=10_000, initial=1000, label="Requests")
     rate = forms.FloatField(min_value=0.5, max_value=200, initial=50, label="Requests per second")
@@ -95,6 +100,7 @@ class TrafficForm(forms.Form):
 
 
 class ReportForm(forms.Form):
+    prefix = "report"
     window = forms.IntegerField(
         min_value=10, max_value=100_000, initial=500, required=False, label="Newest requests",
         help_text="The current window: this many of the newest answered requests.",
@@ -130,6 +136,7 @@ class ReportForm(forms.Form):
 
 
 class PolicyForm(forms.Form):
+    prefix = "policy"
     enabled = forms.BooleanField(required=False, initial=True, label="Check for drift")
     every_minutes = forms.IntegerField(min_value=1, max_value=1440, required=False, label="Every N minutes")
     every_requests = forms.IntegerField(
@@ -155,6 +162,7 @@ class PolicyForm(forms.Form):
 
 
 class RetrainForm(forms.Form):
+    prefix = "retrain"
     algorithm = forms.ChoiceField(choices=[], required=False, label="Algorithm")
     recent_only = forms.BooleanField(required=False, label="Recent labelled requests only")
     rows = forms.IntegerField(
@@ -171,6 +179,7 @@ class RetrainForm(forms.Form):
 
 
 class GuessForm(forms.Form):
+    prefix = "guess"
     feature = forms.ChoiceField(choices=[], label="The drifted feature")
 
     def __init__(self, *args: object, inputs: list[str], **kwargs: object) -> None:

@@ -18,6 +18,11 @@ cancer, jobs_now, live, v1 = setup.cancer, setup.jobs_now, setup.live, setup.v1
 pytestmark = pytest.mark.django_db
 
 
+def _prefixed(prefix: str, fields: dict) -> dict:
+    """A form's fields as the dashboard posts them: each of its forms has a prefix of its own."""
+    return {f"{prefix}-{name}": value for name, value in fields.items()}
+
+
 @pytest.fixture
 def signed_in(learner: User) -> Client:
     client = Client()
@@ -29,17 +34,15 @@ def test_a_traffic_form_with_bad_input_answers_422_in_place_and_queues_nothing(
     signed_in: Client, live: Deployment
 ) -> None:
     url = f"/sandbox/deployments/{live.pk}/traffic/"
+    base = {"requests": "100", "rate": "10", "scenario": "data", "onset": "sudden", "drift_from": "10",
+            "label_delay": "0"}  # fmt: skip
     for data, message in [
-        ({"requests": "0", "rate": "10", "scenario": "none", "onset": "sudden", "drift_from": "0", "label_delay": "0"},
-         "greater than or equal to 1"),
-        ({"requests": "100", "rate": "10", "scenario": "data", "onset": "sudden", "drift_from": "10",
-          "label_delay": "0"}, "Choose the feature"),
-        ({"requests": "100", "rate": "10", "scenario": "data", "onset": "sudden", "drift_from": "500",
-          "feature": "mean radius", "shift": "1", "label_delay": "0"}, "after the last"),
-        ({"requests": "100", "rate": "10", "scenario": "label", "onset": "sudden", "drift_from": "0",
-          "label_delay": "0", "balance_class": "7"}, "not a class"),
-    ]:  # fmt: skip
-        response = signed_in.post(url, data)
+        ({**base, "requests": "0", "scenario": "none"}, "greater than or equal to 1"),
+        (base, "Choose the feature"),
+        ({**base, "drift_from": "500", "feature": "mean radius", "shift": "1"}, "after the last"),
+        ({**base, "scenario": "label", "balance_class": "7"}, "not a class"),
+    ]:
+        response = signed_in.post(url, _prefixed("traffic", data))
         assert response.status_code == 422, response.content[:300]
         assert message in response.content.decode()
     assert not TrafficRun.objects.exists()
@@ -66,15 +69,15 @@ def test_a_mystery_hides_its_feature_until_answered_and_meets_stage_eight(
     flagged = [column["column"] for column in report.result["columns"] if column["drifted"]]
     assert feature in flagged
     wrong = next(name for name in services.input_names(v1) if name != feature)
-    response = signed_in.post(f"/sandbox/traffic/{run.pk}/guess/", {"feature": wrong})
+    response = signed_in.post(f"/sandbox/traffic/{run.pk}/guess/", {"guess-feature": wrong})
     assert response.status_code == 302
     page = signed_in.get(f"/sandbox/traffic/{run.pk}/").content.decode()
     assert f"it was <strong>{feature}</strong>" in page
-    assert signed_in.post(f"/sandbox/traffic/{run.pk}/guess/", {"feature": feature}).status_code == 409
+    assert signed_in.post(f"/sandbox/traffic/{run.pk}/guess/", {"guess-feature": feature}).status_code == 409
     jobs_now(signed_in.post, path=f"/sandbox/deployments/{live.pk}/mystery/")
     second = TrafficRun.objects.order_by("-pk").first()
     right = next(iter(second.settings["shift"]))
-    signed_in.post(f"/sandbox/traffic/{second.pk}/guess/", {"feature": right})
+    signed_in.post(f"/sandbox/traffic/{second.pk}/guess/", {"guess-feature": right})
     status = challenge_status("monitoring.drift-report", learner)
     assert [done for _, done in status.steps] == [True, True]
 
@@ -86,8 +89,8 @@ def test_another_learner_finds_no_traffic_run(
     client = Client()
     client.force_login(other_learner)
     assert client.get(f"/sandbox/traffic/{run.pk}/").status_code == 404
-    assert client.post(f"/sandbox/traffic/{run.pk}/guess/", {"feature": "x"}).status_code == 404
-    assert client.post(f"/sandbox/deployments/{live.pk}/traffic/", {"requests": "5"}).status_code == 404
+    assert client.post(f"/sandbox/traffic/{run.pk}/guess/", {"guess-feature": "x"}).status_code == 404
+    assert client.post(f"/sandbox/deployments/{live.pk}/traffic/", {"traffic-requests": "5"}).status_code == 404
 
 
 def test_a_finished_runs_progress_stops_polling(learner: User, signed_in: Client, live: Deployment, jobs_now: Callable):
@@ -100,13 +103,14 @@ def test_a_finished_runs_progress_stops_polling(learner: User, signed_in: Client
 
 def test_the_policy_form_saves_and_refuses_in_place(signed_in: Client, live: Deployment) -> None:
     url = f"/sandbox/deployments/{live.pk}/policy/"
-    response = signed_in.post(url, {"enabled": "on", "window": "500", "drift_share": "0.5", "canary_percent": "20",
-                                    "promote_after": "50"})  # fmt: skip
+    fields = {"enabled": "on", "window": "500", "drift_share": "0.5", "canary_percent": "20", "promote_after": "50"}
+    response = signed_in.post(url, _prefixed("policy", fields))
     assert response.status_code == 422
     assert "Say when to check" in response.content.decode()
     assert not DriftPolicy.objects.exists()
-    response = signed_in.post(url, {"enabled": "on", "every_requests": "200", "window": "400", "drift_share": "0.3",
-                                    "retrain": "on", "canary_percent": "25", "promote_after": "40"})  # fmt: skip
+    fields = {**fields, "every_requests": "200", "window": "400", "drift_share": "0.3", "retrain": "on",
+              "canary_percent": "25", "promote_after": "40"}  # fmt: skip
+    response = signed_in.post(url, _prefixed("policy", fields))
     assert response.status_code == 302
     policy = DriftPolicy.objects.get()
     assert (policy.every_requests, policy.window, policy.retrain, policy.canary_percent) == (200, 400, True, 25)
@@ -118,9 +122,9 @@ def test_a_manual_retraining_without_labels_is_queued_and_fails_with_its_reason(
     signed_in: Client, live: Deployment, jobs_now: Callable
 ) -> None:
     url = f"/sandbox/deployments/{live.pk}/retrain/"
-    response = signed_in.post(url, {"rows": "10", "canary_percent": "20"})
+    response = signed_in.post(url, {"retrain-rows": "10", "retrain-canary_percent": "20"})
     assert response.status_code == 422
-    response = jobs_now(signed_in.post, path=url, data={"rows": "1000", "canary_percent": "20"})
+    response = jobs_now(signed_in.post, path=url, data={"retrain-rows": "1000", "retrain-canary_percent": "20"})
     assert response.status_code == 302
     job = Job.objects.get(kind=services.RETRAIN)
     assert job.status == Job.Status.FAILED
