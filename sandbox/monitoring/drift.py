@@ -213,8 +213,20 @@ class DatasetDrift:
 # --- typing -------------------------------------------------------------------------------------------------
 
 
+_NUMBERS = frozenset({"integer", "floating", "mixed-integer-float", "decimal"})
+
+
+def _plain_numbers(series: pd.Series) -> pd.Series:
+    """A column of Python numbers held as objects (JSON read record by record can give one) as numbers."""
+    if pd.api.types.is_object_dtype(series.dtype) and pd.api.types.infer_dtype(series, skipna=True) in _NUMBERS:
+        return pd.to_numeric(series)
+    return series
+
+
 def _kind_and_why(series: pd.Series, name: str) -> tuple[str, str]:
-    """Evidently's `infer_column_type`, with the words that explain it in a reason."""
+    """Evidently's `infer_column_type`, with the words that explain it in a reason. (Evidently leaves a column of
+    numbers held as objects untested; here it is typed as the numbers it holds.)"""
+    series = _plain_numbers(series)
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return CAT, "True/false"
@@ -243,8 +255,9 @@ def _kind_and_why(series: pd.Series, name: str) -> tuple[str, str]:
 
 
 def column_kind(series: pd.Series) -> str:
-    """ "num" or "cat", as Evidently types a column of a plain DataFrame (integers with at most 10 distinct values
-    are categorical; see the module's docstring). `dataset_drift` types each column from the current window."""
+    """The kind of a column, "num" or "cat", as Evidently types one of a plain DataFrame (integers with at most 10
+    distinct values are categorical; see the module's docstring). `dataset_drift` types each column from the
+    current window."""
     return _kind_and_why(series, str(series.name))[0]
 
 
@@ -292,6 +305,7 @@ def _empty_error(name: str, window: str, total: int) -> DriftInputError:
 
 
 def _numeric_values(series: pd.Series, name: str, window: str) -> np.ndarray:
+    series = _plain_numbers(series)
     if not pd.api.types.is_numeric_dtype(series.dtype):
         if series.dropna().empty:
             raise _empty_error(name, window, len(series))

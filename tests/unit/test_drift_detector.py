@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TRIALS = 100
 
 
-def _series(values: object, name: str = "x") -> pd.Series:
-    return pd.Series(values, name=name)
+def _series(values: object, name: str = "x", dtype: object = None) -> pd.Series:
+    return pd.Series(values, name=name, dtype=dtype)
 
 
 # --- error rates ----------------------------------------------------------------------------------------------
@@ -209,6 +209,9 @@ def test_typing_follows_evidentlys_plain_dataframe_rule() -> None:
     assert column_kind(_series([True, False])) == "cat"
     assert column_kind(_series(["a", "b", None])) == "cat"
     assert column_kind(_series(pd.Categorical(["a", "b"]))) == "cat"
+    # Numbers held as Python objects (records read one by one) are typed as the numbers they are.
+    assert column_kind(_series([0.5, 1.5, None], dtype=object)) == "num"
+    assert column_kind(_series(list(range(11)), dtype=object)) == "num"
     with pytest.raises(DriftInputError, match="dates"):
         column_kind(_series(pd.to_datetime(["2026-01-01", "2026-01-02"])))
 
