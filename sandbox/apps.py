@@ -18,6 +18,7 @@ CAPABILITY_MODULES = [
     "sandbox.serving.runners",
     "sandbox.serving.challenges",
     "sandbox.monitoring.runners",
+    "sandbox.monitoring.drill_runners",
     "sandbox.monitoring.tasks",
     "sandbox.monitoring.challenges",
 ]
