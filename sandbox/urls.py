@@ -3,6 +3,7 @@
 from sandbox.datasets import urls as datasets_urls
 from sandbox.jobs import urls as jobs_urls
 from sandbox.monitoring import dashboard_urls as monitoring_dashboard_urls
+from sandbox.monitoring import drill_urls as monitoring_drill_urls
 from sandbox.monitoring import urls as monitoring_urls
 from sandbox.registry import urls as registry_urls
 from sandbox.serving import urls as serving_urls
@@ -17,4 +18,5 @@ urlpatterns = [
     *serving_urls.urlpatterns,
     *monitoring_dashboard_urls.urlpatterns,
     *monitoring_urls.urlpatterns,
+    *monitoring_drill_urls.urlpatterns,
 ]
