@@ -46,6 +46,8 @@ BATCH = 25
 RETRAIN_ROWS = 5_000
 # Labelled requests a retraining needs at least.
 RETRAIN_MIN_ROWS = 50
+# How long a retraining waits for labels still on their way, when too few have arrived.
+LABEL_WAIT = timedelta(seconds=60)
 MAX_WINDOW = 100_000
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # After a retraining was queued, a policy raises alerts but queues no other for this long.
@@ -261,13 +263,14 @@ def traffic_send(*, run_id: int, on_progress: ProgressCallback, token: str) -> T
         raise JobError(str(problem)) from None
     records = traffic.records(made.rows)
     header = f"Bearer {token}"
-    started = time.monotonic()
+    started, resumed_at = time.monotonic(), run.sent
     for first in range(run.sent, run.requests, BATCH):
         collected: list[dict] = []
         answered = refused = 0
         for at in range(first, min(first + BATCH, run.requests)):
-            # Paced to the rate: request `at` leaves no earlier than at / rate seconds after the start.
-            wait = (at - run.sent) / run.rate - (time.monotonic() - started)
+            # Paced to the rate: request `at` leaves no earlier than at / rate seconds after the start (of this
+            # attempt: a redelivered job goes on from the requests already sent).
+            wait = (at - resumed_at) / run.rate - (time.monotonic() - started)
             if wait > 0:
                 time.sleep(wait)
             body = json.dumps({"dataframe_records": [records[at]]}).encode()
@@ -726,6 +729,29 @@ def retrain_start(
     return job
 
 
+def _labelled_when_enough(
+    deployment: Deployment, rows: int, inputs: list[str], on_progress: ProgressCallback
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The newest `rows` requests and those of them whose label has arrived. A retraining queued by a drift check
+    usually starts before the labels of the requests that showed the drift are in: when too few have arrived
+    and enough will within LABEL_WAIT seconds, it waits for them, saying so, rather than fail."""
+    deadline = time.monotonic() + LABEL_WAIT.total_seconds()
+    while True:
+        window, _ = window_frame(deployment, window=rows, inputs=inputs)
+        labelled = window[window["__label__"].notna()]
+        if len(labelled) >= RETRAIN_MIN_ROWS:
+            return window, labelled
+        ids = window["__log_id__"].unique().tolist()
+        soon = PredictionLog.objects.filter(
+            pk__in=ids, label__isnull=False, labelled_at__gt=timezone.now(),
+            labelled_at__lte=timezone.now() + LABEL_WAIT,
+        ).count()  # fmt: skip
+        if len(labelled) + soon < RETRAIN_MIN_ROWS or time.monotonic() > deadline:
+            return window, labelled
+        on_progress(5, f"Waiting for labels: {len(labelled)} arrived, {soon} more on their way")
+        time.sleep(1)
+
+
 def retrain_run(*, job: Job, on_progress: ProgressCallback) -> dict:
     """The retraining job: data, a tracked run, a registered version, the validation gate, a canary."""
     from sandbox.datasets.services import DatasetRefused, version_add
@@ -741,8 +767,7 @@ def retrain_run(*, job: Job, on_progress: ProgressCallback) -> dict:
     dataset = version.dataset_version.dataset
     inputs = input_names(version)
     on_progress(5, "Collecting recent labelled requests")
-    window, _ = window_frame(deployment, window=int(params.get("rows") or RETRAIN_ROWS), inputs=inputs)
-    labelled = window[window["__label__"].notna()]
+    _window, labelled = _labelled_when_enough(deployment, int(params.get("rows") or RETRAIN_ROWS), inputs, on_progress)
     if len(labelled) < RETRAIN_MIN_ROWS:
         raise JobError(
             f"Only {len(labelled)} requests have labels so far; retraining needs at least {RETRAIN_MIN_ROWS}. "

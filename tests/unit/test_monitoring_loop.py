@@ -406,3 +406,22 @@ def test_label_drift_compares_classes_however_pandas_typed_them(
     report.refresh_from_db()
     assert set(report.label_drift["bins"]) <= {"0", "1", "other"}, report.label_drift["bins"]
     assert report.label_drift["current_rows"] == 30
+
+
+def test_traffic_keeps_its_rate_across_batches(learner: User, live: Deployment, jobs_now: Callable) -> None:
+    run = _send(jobs_now, learner, live, requests=3 * services.BATCH, rate=50.0)
+    first, last = (
+        PredictionLog.objects.filter(deployment=live).order_by(order).values_list("created_at", flat=True)[0]
+        for order in ("pk", "-pk")
+    )
+    # 75 requests at 50 a second: the last leaves about 1.48 s after the first.
+    assert (last - first).total_seconds() >= 1.4
+    assert run.sent == 75
+
+
+def test_a_retraining_waits_for_labels_on_their_way(learner: User, live: Deployment, jobs_now: Callable) -> None:
+    _send(jobs_now, learner, live, requests=60, label_delay=2)
+    job = jobs_now(services.retrain_start, deployment=live, rows=60)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert "60 recent labelled" in MonitoringEvent.objects.filter(kind="retrain").order_by("-pk").first().message
