@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 
 from mlopslab import views
 from mlopslab.forms import AdminLoginForm
+from sandbox.monitoring import metrics as monitoring_metrics
 from sandbox.serving import endpoint as serving
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("serve/<str:endpoint>/invocations", serving.invocations, name="serve_invocations"),
     path("serve/<str:endpoint>/ping", serving.ping, name="serve_ping"),
     path("serve/<str:endpoint>/version", serving.version, name="serve_version"),
+    path("serve/<str:endpoint>/metrics", monitoring_metrics.metrics, name="serve_metrics"),
     re_path(r"^serve/(?P<path>.*)$", serving.not_found),
     # Before the admin's own URLs, which would otherwise answer the same path unthrottled.
     path("admin/login/", views.admin_login, name="admin_login"),

@@ -528,6 +528,6 @@ def version(request: HttpRequest, endpoint: str) -> HttpResponse:
 def not_found(request: HttpRequest, path: str) -> HttpResponse:
     return error_response(
         404, "ENDPOINT_NOT_FOUND",
-        "Nothing answers here. An endpoint answers POST /serve/<endpoint>/invocations, GET /serve/<endpoint>/ping "
-        "and GET /serve/<endpoint>/version.",
+        "Nothing answers here. An endpoint answers POST /serve/<endpoint>/invocations, GET /serve/<endpoint>/ping, "
+        "GET /serve/<endpoint>/version and GET /serve/<endpoint>/metrics (Prometheus).",
     )  # fmt: skip
