@@ -87,6 +87,8 @@ def test_a_learner_detects_data_drift_and_the_policy_retrains_a_canary_that_reco
 
     # 100 requests as the model knows them, then data drift: worst radius four standard deviations up.
     _send(page, 300, drift_from=100)
+    _check(page, page.url, "traffic run")
+    page.set_viewport_size(DESKTOP)
     logs = PredictionLog.objects.order_by("pk").values_list("pk", flat=True)
     first_batch_end = logs.last()
     before = _accuracy(deployment, v1.pk, logs.first(), before_id=logs[100])
