@@ -132,6 +132,10 @@ def drill_page(request: HttpRequest, drill_id: int) -> HttpResponse:
             # score).
             response.status_code = HTMX_STOP_POLLING
             response["HX-Refresh"] = "true"
+        elif request.GET.get("seen", drill.status) != drill.status:
+            # The drill moved on while its job runs (its endpoint is live and the traffic flows): the page reloads
+            # to open the report.
+            response["HX-Refresh"] = "true"
         return response
     return render(request, "sandbox/monitoring/drill.html", _context(drill))
 

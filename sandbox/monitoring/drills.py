@@ -41,7 +41,7 @@ from sandbox.jobs.models import Job
 from sandbox.jobs.registry import JobError, ProgressCallback
 from sandbox.jobs.services import job_create_or_refuse, job_execute
 from sandbox.monitoring import services as monitoring
-from sandbox.monitoring.models import Drill, MonitoringEvent, Scenario, TrafficRun
+from sandbox.monitoring.models import DriftReport, Drill, MonitoringEvent, Scenario, TrafficRun
 from sandbox.registry.models import ModelVersion
 from sandbox.serving import services as serving
 from sandbox.serving.models import Deployment, PredictionLog, Release, Strategy
@@ -922,8 +922,8 @@ def explanation(drill: Drill) -> list[str]:
     column = drill.fault_column
     if drill.fault == Fault.DATA:
         return [
-            f"The inputs moved: {column} arrived shifted by {plan.get('amount', 0):+.1f} standard deviations, so a "
-            f"drift report flagged that column while the others stayed put, and {moved} once the labels arrived.",
+            f"The inputs moved: {column} arrived shifted by {plan.get('amount', 0):+.1f} standard deviations, "
+            f"{_report_on(drill)}, and {moved} once the labels arrived.",
             "Retraining on recent labelled requests fits the model to the data it now receives; there was no earlier "
             "release to roll back to, and refusing a column would only turn good requests away.",
         ]
@@ -952,16 +952,31 @@ def explanation(drill: Drill) -> list[str]:
             "Refusing requests that leave the column empty makes the callers see the failure (400, naming the "
             "column) instead of guesses, until it is fixed upstream; retraining would learn from the broken data.",
         ]
-    slow = during.get("p95_ms")
-    usual = before.get("p95_ms")
+    slow, usual = during.get("p95_ms"), before.get("p95_ms")
     figures_shown = f" (p95 {usual:.1f} ms before, {slow:.1f} ms after)" if slow is not None and usual else ""
     return [
-        f"A release went out at the fault with every answer {plan.get('latency_ms')} ms slower{figures_shown}, while "
-        "the inputs, the predictions and accuracy did not change: the release history shows it arriving when "
-        "latency rose.",
+        f"A release went out at the fault with every answer {plan.get('latency_ms')} ms slower{figures_shown}: the "
+        "release history shows it arriving when latency rose.",
+        f"The same model answered the same kind of requests, so the inputs and predictions did not drift and "
+        f"accuracy moved by chance alone ({_level_shown(before)} before, {_level_shown(during)} after).",
         "Rolling back to the release before it restores the latency at once; a retrained model ships on the same "
         "slow build, and refusing a column changes nothing about speed.",
     ]
+
+
+def _report_on(drill: Drill) -> str:
+    """What the learner's own drift reports said of the drifted column, or what one would have."""
+    reports = DriftReport.objects.filter(
+        deployment_id=drill.deployment_id, status=DriftReport.Status.DONE, created_at__gte=drill.fault_at
+    ).order_by("pk")[:20] if drill.deployment_id and drill.fault_at else []  # fmt: skip
+    for report in reports:
+        for column in report.result.get("columns", []):
+            if column.get("column") == drill.fault_column and column.get("drifted"):
+                return (
+                    f"which your drift report #{report.pk} flagged ({column.get('test')} at {column.get('score'):.3g} "
+                    f"against a threshold of {column.get('threshold'):g})"
+                )
+    return "which a drift report on the requests after the fault would flag on that column"
 
 
 def _ended_before_report(drill: Drill) -> bool:

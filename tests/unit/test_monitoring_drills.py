@@ -18,6 +18,7 @@ from sandbox.jobs import services as job_services
 from sandbox.jobs.models import Job
 from sandbox.models import Deployment, Drill, ModelVersion, MonitoringEvent, PredictionLog, Release, TrafficRun
 from sandbox.monitoring import drills
+from sandbox.monitoring import services as monitoring
 from sandbox.monitoring.challenges import retrain_and_recover
 from tests.unit import test_serving_setup as setup
 
@@ -188,9 +189,16 @@ def test_a_data_drift_drill_sends_a_baseline_then_the_shifted_feature_and_the_re
     spread = drills._training_frame(v1)[column].std()
     assert (mean["fault"] - mean["baseline"]) / spread == pytest.approx(amount, abs=0.6)
 
+    # The investigation: a drift report on the requests under the fault flags the shifted feature.
+    report = jobs_now(monitoring.report_start, owner=learner, deployment=deployment, window=60)
+    report.refresh_from_db()
+    verdicts = {column["column"]: column["drifted"] for column in report.result["columns"]}
+    assert verdicts[column] is True
+
     drills.drill_report(drill=drill, cause=Fault.DATA, column=column)
     drill = fixed(jobs_now, drill, Fix.RETRAIN)
     assert drill.status == Status.FINISHED, drill.error
+    assert f"which your drift report #{report.pk} flagged (ks at" in drills.explanation(drill)[0]
     deployment.refresh_from_db()
     retrained = ModelVersion.objects.get(registered_model=v1.registered_model, number=2)
     assert retrained.tags["retrained"] == "drift"
@@ -674,6 +682,12 @@ def test_the_progress_polls_while_a_job_of_the_drills_runs_and_then_reloads_the_
     assert polling.status_code == 200
     assert 'hx-trigger="every 1500ms"' in polling.content.decode()
     assert "Waiting for a worker" in polling.content.decode()
+    assert "HX-Refresh" not in polling
+    # The endpoint went live and the traffic flows: the page reloads to open the report, and still polls.
+    Drill.objects.filter(pk=drill.pk).update(status=Status.RUNNING)
+    moved = learner_client.get(url + "&seen=starting", HTTP_HX_REQUEST="true")
+    assert (moved.status_code, moved["HX-Refresh"]) == (200, "true")
+    assert "seen=running" in moved.content.decode()
     Job.objects.filter(pk=drill.job_id).update(status=Job.Status.SUCCEEDED)
     ended = learner_client.get(url, HTTP_HX_REQUEST="true")
     assert ended.status_code == 286
