@@ -164,24 +164,30 @@ class Joined(models.Aggregate):
 @dataclass(frozen=True)
 class Window:
     """The requests the dashboard reads: log ids `oldest` to `newest`, made from `first` to `last` (seconds since
-    1970). `capped`: the log holds older requests, which it leaves out."""
+    1970). `capped`: the log holds older requests, which it leaves out. `dense`: the window is MAX_REQUESTS
+    requests and they are nearly all the rows between its two ids, other deployments' rows being few there."""
 
     oldest: int
     newest: int
     first: float
     last: float
     capped: bool
+    dense: bool = False
+
+
+DENSE = 1.25
+"""A full window is read along the table itself, not the index, when its id range holds at most this many rows
+for each of its own."""
 
 
 def window_find(*, deployment: Deployment, limit: int = MAX_REQUESTS) -> Window | None:
     """The newest `limit` requests' bounds, or None before any request: one query of index seeks down
-    `prediction_newest` (the newest request, the `limit`-th newest and the one past it, the oldest)."""
+    `prediction_newest` (the newest request, the `limit`-th newest, the oldest)."""
     logs = PredictionLog.objects.filter(deployment_id=deployment.pk).annotate(at=Epoch("created_at"))
     newest, oldest = logs.order_by("-id"), logs.order_by("id")
     seeks = {
         "top_id": newest.values("id")[:1], "top_at": newest.values("at")[:1],
         "edge_id": newest.values("id")[limit - 1 : limit], "edge_at": newest.values("at")[limit - 1 : limit],
-        "past_id": newest.values("id")[limit : limit + 1],
         "bottom_id": oldest.values("id")[:1], "bottom_at": oldest.values("at")[:1],
     }  # fmt: skip
     found = (
@@ -192,11 +198,15 @@ def window_find(*, deployment: Deployment, limit: int = MAX_REQUESTS) -> Window 
     )
     if found is None or found[0] is None:
         return None
-    top_id, top_at, edge_id, edge_at, past_id, bottom_id, bottom_at = found
-    oldest_id, oldest_at = (edge_id, edge_at) if edge_id is not None else (bottom_id, bottom_at)
+    top_id, top_at, edge_id, edge_at, bottom_id, bottom_at = found
+    full = edge_id is not None
+    oldest_id, oldest_at = (edge_id, edge_at) if full else (bottom_id, bottom_at)
     # Rows are logged as they are answered, so ids and times rise together, near enough: a row written a
     # moment out of order is put in the first or last bucket.
-    return Window(oldest_id, top_id, min(oldest_at, top_at), max(oldest_at, top_at), capped=past_id is not None)
+    return Window(
+        oldest_id, top_id, min(oldest_at, top_at), max(oldest_at, top_at), capped=full and bottom_id < edge_id,
+        dense=full and top_id - edge_id + 1 <= DENSE * limit,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -241,9 +251,14 @@ def log_read(
         default=Value(""), output_field=models.TextField(),
     )  # fmt: skip
     errored = Case(When(status=PredictionLog.Status.ERROR, then=F("version_id")), default=None)
-    found = PredictionLog.objects.filter(
-        deployment_id=deployment.pk, id__gte=window.oldest, id__lte=window.newest
-    ).aggregate(
+    rows = PredictionLog.objects.filter(id__gte=window.oldest, id__lte=window.newest)
+    if window.dense:
+        # Along the table between the two ids, rather than the index then the table row by row: a fifth of the
+        # time when the rows are nearly all this deployment's. `+ 0` keeps the database off the index.
+        rows = rows.alias(owner_deployment=F("deployment_id") + Value(0)).filter(owner_deployment=deployment.pk)
+    else:
+        rows = rows.filter(deployment_id=deployment.pk)
+    found = rows.aggregate(
         requests=Count("id"),
         packed=Joined(packed),
         latency=Joined(Cast(F("latency_ms") * Value(1000.0), models.BigIntegerField())),

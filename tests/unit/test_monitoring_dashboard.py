@@ -565,6 +565,28 @@ def test_the_dashboard_reads_at_most_its_cap_and_says_so(made: tuple) -> None:
     assert (whole.read, whole.capped) == (50, False)
 
 
+def test_a_full_window_read_along_the_table_gives_what_the_index_gives(
+    made: tuple, learner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment, v1, v2, release = made
+    other, o1, _, other_release = deployment_made(learner, name="other")
+    rows = []
+    for n in range(60):
+        rows.append(logged(deployment, release, v2 if n % 3 else v1, at=minutes_ago(30 - n / 2), latency=n % 7,
+                           predictions=[n % 2], label=[1], labelled_at=minutes_ago(40)))  # fmt: skip
+        if n % 10 == 0:  # another deployment's requests between this one's
+            rows.append(logged(other, other_release, o1, at=minutes_ago(30 - n / 2)))
+    log(rows)
+    window = selectors.window_find(deployment=deployment, limit=50)
+    assert window.dense
+    along = selectors.dashboard(deployment=deployment, limit=50)
+    monkeypatch.setattr(selectors, "DENSE", 0)
+    assert not selectors.window_find(deployment=deployment, limit=50).dense
+    indexed = selectors.dashboard(deployment=deployment, limit=50)
+    assert along == indexed
+    assert along.read == 50
+
+
 def test_predictions_past_their_cap_are_left_out_and_said_so(made: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
     deployment, v1, _, release = made
     log([logged(deployment, release, v1, at=minutes_ago(10 - n / 10), predictions=[1] * 10) for n in range(30)])
