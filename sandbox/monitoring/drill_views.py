@@ -28,6 +28,7 @@ def _history(request: HttpRequest, form: DrillStartForm) -> dict:
         drill.revealed = drills.revealed(drill)
     return {
         "form": form,
+        "has_versions": form.fields["version"].queryset.exists(),
         "drills": history,
         "running": drills.drill_running(owner=request.user),
         "max_deployments": MAX_DEPLOYMENTS,

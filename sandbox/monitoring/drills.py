@@ -471,10 +471,6 @@ def _token(drill: Drill, job: Job) -> tuple[object, str]:
         raise JobError(f"The drill could not call its endpoint: {refusal.message}") from None
 
 
-def _still(drill: Drill, status: str) -> bool:
-    return Drill.objects.filter(pk=drill.pk, status=status).exists()
-
-
 def drill_run(*, job: Job, on_progress: ProgressCallback) -> dict:
     """The drill's job: wait for its endpoint, send the baseline, start the fault, send traffic under it."""
     drill = Drill.objects.select_related("version__dataset_version__dataset", "version__run", "deployment").get(
@@ -496,14 +492,16 @@ def drill_run(*, job: Job, on_progress: ProgressCallback) -> dict:
     except DrillRefused as refusal:
         raise JobError(refusal.message) from None
     plan = fault_plan(drill, frame)
-    Drill.objects.filter(pk=drill.pk).update(fault_column=plan["column"], verification={"plan": plan})
+    # Each write is to a drill still running: one the learner ended meanwhile keeps what its end recorded.
+    running = Drill.objects.filter(pk=drill.pk, status=Status.RUNNING)
+    running.update(fault_column=plan["column"], verification={"plan": plan})
     row, token = _token(drill, job)
     try:
         baseline = _drill_traffic(drill, job=job, requests=baseline_requests)
         plan["runs"] = {"baseline": baseline.pk}
-        Drill.objects.filter(pk=drill.pk).update(verification={"plan": plan})
+        running.update(verification={"plan": plan})
         _send(baseline, token, on_progress, span=(3, 50), sent=0, total=total)
-        if not _still(drill, Status.RUNNING):
+        if not running.exists():
             return {"drill_id": drill.pk, "sent": baseline_requests}
         if plan.get("latency_ms"):
             _slow_release(drill, deployment, plan["latency_ms"])
@@ -511,7 +509,7 @@ def drill_run(*, job: Job, on_progress: ProgressCallback) -> dict:
             drill, job=job, requests=fault_requests, scenario=plan["scenario"], details=plan["settings"]
         )
         plan["runs"]["fault"] = faulted.pk
-        Drill.objects.filter(pk=drill.pk).update(fault_at=timezone.now(), verification={"plan": plan})
+        running.update(fault_at=timezone.now(), verification={"plan": plan})
         _send(faulted, token, on_progress, span=(50, 100), sent=baseline_requests, total=total)
     finally:
         serving.api_token_revoke(token=row)
@@ -804,7 +802,9 @@ def drill_verify_run(*, job: Job, on_progress: ProgressCallback) -> dict:
     try:
         run = _drill_traffic(drill, job=job, requests=requests, scenario=plan["scenario"], details=plan["settings"])
         plan.setdefault("runs", {})["verify"] = run.pk
-        Drill.objects.filter(pk=drill.pk).update(verification={**drill.verification, "plan": plan})
+        Drill.objects.filter(pk=drill.pk, status=Status.VERIFYING).update(
+            verification={**drill.verification, "plan": plan}
+        )
         _send(run, token, on_progress, span=(10, 90), sent=0, total=requests)
     finally:
         serving.api_token_revoke(token=row)

@@ -498,6 +498,27 @@ def test_a_retraining_fix_needs_room_for_its_three_jobs(
     assert (drill.status, drill.fix) == (Status.RUNNING, "")
 
 
+def test_a_drill_ended_during_its_baseline_starts_no_fault_and_keeps_what_its_end_recorded(
+    learner: User, v1: ModelVersion, jobs_now: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = monitoring.traffic_send
+
+    def send_then_end(**kwargs: object) -> TrafficRun:
+        run = real(**kwargs)
+        drills.drill_end(drill=Drill.objects.get(pk=run.settings["drill"]))
+        return run
+
+    monkeypatch.setattr(monitoring, "traffic_send", send_then_end)
+    drill = started(jobs_now, learner, v1, Fault.LATENCY)
+    assert (drill.status, drill.fault_at, drill.score) == (Status.FINISHED, None, 0)
+    assert list(drill.verification["plan"]["runs"]) == ["baseline"]
+    assert drill.verification["figures"]["baseline"]["answered"] == 60
+    assert drill.verification["restored_why"] == "The drill was ended without a fix."
+    assert TrafficRun.objects.filter(deployment=drill.deployment).count() == 1
+    assert drill.deployment.releases.count() == 1
+    assert Job.objects.get(pk=drill.job_id).status == Job.Status.SUCCEEDED
+
+
 def test_a_drill_whose_job_fails_ends_failed_and_unscored(learner: User, v1: ModelVersion, no_worker: None) -> None:
     drill = drills.drill_start(owner=learner, version=v1, fault=Fault.DATA)
     job_services.job_fail(job_id=drill.job_id, error="The worker stopped twice while running this job.")
@@ -603,6 +624,7 @@ def test_a_learner_starts_reports_fixes_and_reads_the_revealed_score_on_the_page
     settings.DRILL_FAULTS = [Fault.LATENCY]
     empty = learner_client.get("/sandbox/drills/").content.decode()
     assert "No drills yet" in empty
+    assert 'id="drill-start-form"' in empty
     assert "takes\n      down the endpoints of your finished drills" in empty
     with django_capture_on_commit_callbacks(execute=True):
         response = learner_client.post("/sandbox/drills/", {"version": v1.pk})
@@ -636,6 +658,15 @@ def test_a_learner_starts_reports_fixes_and_reads_the_revealed_score_on_the_page
     assert "Passed" in history
     status = retrain_and_recover(learner)
     assert status.steps[1] == ("Pass an incident drill (a score of 60 or more)", True)
+
+
+def test_a_learner_without_a_version_is_told_how_to_get_one(learner_client: Client) -> None:
+    page = learner_client.get("/sandbox/drills/").content.decode()
+    assert 'id="drill-no-version"' in page
+    assert 'id="drill-start-form"' not in page
+    refused = learner_client.post("/sandbox/drills/", {"version": 1})
+    assert refused.status_code == 422
+    assert not Drill.objects.exists()
 
 
 def test_bad_input_on_the_pages_is_the_forms_error(
