@@ -25,8 +25,13 @@ VERSION_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 CLASS_COLOURS = ("#2952cc", "#e8590c", "#2f9e44", "#ae3ec9", "#1098ad", "#f59f00", "#868e96")
 DRIFTED = "#c92a2a"
 NOT_DRIFTED = "#2b8a3e"
-MARKER_Y = 0.95
-"""Drift verdicts sit near the top of each chart, on an axis of their own (0 to 1) over the data's."""
+MARKER_Y = 0.5
+"""Drift verdicts sit in a strip along the top of each chart, the middle of an axis of their own (0 to 1)."""
+PLOT_TOP = 0.86
+"""The data's part of the chart's height, below the drift strip."""
+PLOT_HEIGHT = 320
+LEGEND_ROW = 22
+"""Pixels a row of legend entries takes below the chart."""
 
 
 @dataclass(frozen=True)
@@ -80,20 +85,26 @@ def _drift_traces(board: Dashboard) -> tuple[list[dict], list[dict]]:
 
 
 def _figure(board: Dashboard, traces: list[dict], title: str, y_title: str, **yaxis: object) -> SafeString:
+    """The chart of `traces` over the dashboard's time axis, with the drift verdicts in a strip along its top
+    (their own axis, so that they never sit on the data) and the legend below: the height grows with the
+    legend, so that the plot itself keeps its height however many lines it has."""
     drift, shapes = _drift_traces(board)
     data = traces + drift
-    # The legend sits below the chart and wraps on a phone: give it room so the plot keeps its height.
-    height = 300 + 22 * ((len(data) + 1) // 2)
+    # plotly wraps a horizontal legend by width, and entries this long take a row each on a card of any width.
+    legend_height = LEGEND_ROW * len(data)
+    plot_domain = [0, PLOT_TOP] if drift else [0, 1]
     return figure_html(
         data,
         title,
-        height=height,
-        xaxis=axis("time (UTC)", type="date", range=board.x_range),
-        yaxis=axis(y_title, rangemode="tozero", **yaxis),
-        yaxis2={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
+        height=PLOT_HEIGHT + legend_height,
+        # Time runs flat along the axis, a few ticks (UTC, as the title of each card's caption says).
+        xaxis={"type": "date", "range": board.x_range, "nticks": 5, "tickangle": 0, "automargin": True},
+        yaxis=axis(y_title, rangemode="tozero", domain=plot_domain, automargin=True, **yaxis),
+        yaxis2={"domain": [PLOT_TOP + 0.02, 1], "range": [0, 1], "visible": False, "fixedrange": True},
         shapes=shapes,
         hovermode="closest",
-        margin={"b": 50},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container", "yanchor": "bottom"},
+        margin={"b": legend_height + 40},
     )
 
 
@@ -119,8 +130,10 @@ def traffic_chart(board: Dashboard) -> Chart:
         found = _latest(series, series.per_minute, board)
         if found:
             latest.append(f"{series.label} {_number(found[1])} a minute (bucket of {found[0]} UTC)")
-    title = f"Requests a minute ({board.bucket_text} buckets)"
-    caption = f"Requests a minute per version, in buckets of {board.bucket_text}. Latest: {'; '.join(latest)}."
+    title = "Requests a minute"
+    caption = (
+        f"Requests a minute per version, in buckets of {board.bucket_text} (times in UTC). Latest: {'; '.join(latest)}."
+    )
     return Chart("traffic", title, _figure(board, traces, title, "requests a minute"), caption)
 
 
@@ -133,7 +146,7 @@ def latency_chart(board: Dashboard) -> Chart:
         p50, p95 = _latest(series, series.p50, board), _latest(series, series.p95, board)
         if p50 and p95:
             latest.append(f"{series.label} p50 {_number(p50[1])} ms, p95 {_number(p95[1])} ms")
-    title = "Latency, p50 and p95 (ms)"
+    title = "Latency (ms)"
     caption = (
         "Latency of each version's answers, median (p50, solid) and 95th percentile (p95, dashed), in "
         f"milliseconds. Latest: {'; '.join(latest)}."
@@ -164,7 +177,7 @@ def predictions_chart(board: Dashboard) -> Chart:
                 parts.append(f"{name} {found[1]:.0%}")
         if parts:
             latest.append(f"{series.label} {', '.join(parts)}")
-    title = "Predicted classes (share of rows)"
+    title = "Predicted classes"
     caption = (
         "The share of each predicted class among each version's predicted rows, one colour a class and one line "
         f"style and marker a version. Latest: {'; '.join(latest) or 'none'}."
@@ -193,10 +206,10 @@ def quality_chart(board: Dashboard) -> Chart | None:
             latest.append(f"{series.label} accuracy {accuracy[1]:.3f}, F1 {f1[1]:.3f} (bucket of {accuracy[0]} UTC)")
     rows = f"{board.labelled_rows:,} labelled row{'s' if board.labelled_rows != 1 else ''}"
     if board.regression:
-        title = "Mean absolute error (labelled rows)"
+        title = "Mean absolute error"
         caption = f"Mean absolute error over the {rows} whose true value has arrived. Latest: {'; '.join(latest)}."
         return Chart("quality", title, _figure(board, traces, title, "mean absolute error"), caption)
-    title = "Accuracy and macro F1 (labelled rows)"
+    title = "Accuracy and macro F1"
     caption = (
         f"Accuracy (solid) and macro F1 (dashed) over the {rows} whose true label has arrived, by when they were "
         f"predicted. Latest: {'; '.join(latest)}."
