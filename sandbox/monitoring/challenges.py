@@ -34,7 +34,9 @@ def drift_report(user: User) -> ChallengeStatus:
     reported = DriftReport.objects.filter(
         owner=user, status=DriftReport.Status.DONE, source=DriftReport.Source.WINDOW
     ).exists()
-    mysteries = TrafficRun.objects.filter(owner=user, hidden=True, scenario=Scenario.DATA, guessed_at__isnull=False)
+    mysteries = TrafficRun.objects.filter(
+        owner=user, hidden=True, scenario=Scenario.DATA, guessed_at__isnull=False
+    ).exclude(settings__has_key="drill")
     solved = any(run.guess in (run.settings.get("shift") or {}) for run in mysteries.order_by("-pk")[:20])
     return ChallengeStatus(
         title="Detect drift in logged predictions and name its cause",

@@ -207,9 +207,14 @@ def mystery_start(*, owner: User, deployment: Deployment) -> TrafficRun:
     )  # fmt: skip
 
 
+def is_mystery(run: TrafficRun) -> bool:
+    """A mystery's traffic: hidden data drift that is not a drill's (a drill's fault is named on its own page)."""
+    return run.hidden and run.scenario == Scenario.DATA and "drill" not in run.settings
+
+
 def mystery_guess(*, run: TrafficRun, feature: str) -> bool:
     """Record the learner's answer to a mystery (once); True when it names the drifted feature."""
-    if not run.hidden or run.scenario != Scenario.DATA:
+    if not is_mystery(run):
         raise MonitoringRefused("Only a mystery asks you to name the drifted feature.", status=409)
     if run.guessed_at is not None:
         raise MonitoringRefused("You already answered this mystery; start another to try again.", status=409)

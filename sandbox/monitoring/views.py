@@ -12,7 +12,7 @@ from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused, refusal_to_form
 from sandbox.monitoring import forms, services
 from sandbox.monitoring.controls import _algorithms, _inputs, controls_context
-from sandbox.monitoring.models import DriftReport, Scenario, TrafficRun
+from sandbox.monitoring.models import DriftReport, TrafficRun
 from sandbox.serving.models import Deployment
 from sandbox.serving.selectors import deployment_get_owned
 
@@ -72,8 +72,8 @@ def _run_owned(request: HttpRequest, traffic_id: int) -> TrafficRun:
 
 def _run_context(run: TrafficRun, **bound: object) -> dict:
     inputs, _ = _inputs(run.deployment) if run.deployment.stable_version_id else ([], [])
-    context = {"run": run, "deployment": run.deployment, "job": run.job}
-    if run.hidden and run.scenario == Scenario.DATA:
+    context = {"run": run, "deployment": run.deployment, "job": run.job, "drill_id": run.settings.get("drill")}
+    if services.is_mystery(run):
         context["guess_form"] = bound.get("guess_form") or forms.GuessForm(inputs=inputs)
         if run.guessed_at is not None:
             context["solved"] = run.guess in (run.settings.get("shift") or {})

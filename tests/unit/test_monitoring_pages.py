@@ -129,3 +129,24 @@ def test_a_manual_retraining_without_labels_is_queued_and_fails_with_its_reason(
     job = Job.objects.get(kind=services.RETRAIN)
     assert job.status == Job.Status.FAILED
     assert "Only 0 requests have labels" in job.error
+
+
+def test_a_drills_hidden_traffic_is_no_mystery_and_gives_nothing_away(
+    learner: User, signed_in: Client, live: Deployment
+) -> None:
+    from sandbox.models import Drill
+
+    drill = Drill.objects.create(owner=learner, deployment=live, version=live.stable_version, fault="data_drift")
+    run = TrafficRun.objects.create(
+        owner=learner, deployment=live, requests=10, rate=10, scenario="data", hidden=True,
+        settings={"shift": {"mean radius": 2.0}, "drill": drill.pk},
+    )  # fmt: skip
+    page = signed_in.get(f"/sandbox/traffic/{run.pk}/").content.decode()
+    assert "Drill traffic" in page
+    assert f"/sandbox/drills/{drill.pk}/" in page
+    assert "Name the drifted feature" not in page
+    assert "mean radius" not in page
+    response = signed_in.post(f"/sandbox/traffic/{run.pk}/guess/", {"guess-feature": "mean radius"})
+    assert response.status_code == 409
+    run.refresh_from_db()
+    assert run.guessed_at is None
