@@ -53,6 +53,9 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # After a retraining was queued, a policy raises alerts but queues no other for this long.
 COOLDOWN = timedelta(minutes=5)
 ANSWERING_ROLES = (PredictionLog.Role.STABLE, PredictionLog.Role.CANARY)
+# A mystery's traffic: the first sixth as the model knows it, then one input drifts.
+MYSTERY_REQUESTS = 600
+MYSTERY_RATE = 100.0
 
 
 class MonitoringRefused(Refused):
@@ -202,7 +205,8 @@ def mystery_start(*, owner: User, deployment: Deployment) -> TrafficRun:
     feature = chooser.choice(numeric)
     shift = chooser.choice([-1.5, -1.0, 1.0, 1.5])
     return traffic_start(
-        owner=owner, deployment=deployment, requests=600, rate=100.0, scenario=Scenario.DATA, drift_from=100,
+        owner=owner, deployment=deployment, requests=MYSTERY_REQUESTS, rate=MYSTERY_RATE, scenario=Scenario.DATA,
+        drift_from=MYSTERY_REQUESTS // 6,
         settings={"shift": {feature: shift}}, label_delay=5, hidden=True,
     )  # fmt: skip
 

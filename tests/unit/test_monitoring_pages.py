@@ -23,6 +23,13 @@ def _prefixed(prefix: str, fields: dict) -> dict:
     return {f"{prefix}-{name}": value for name, value in fields.items()}
 
 
+@pytest.fixture(autouse=True)
+def _small_mysteries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services, "MYSTERY_REQUESTS", 300)
+    monkeypatch.setattr(services, "MYSTERY_RATE", 5000.0)
+    monkeypatch.setattr("sandbox.monitoring.traffic.MAX_RATE", 5000.0)
+
+
 @pytest.fixture
 def signed_in(learner: User) -> Client:
     client = Client()
@@ -64,7 +71,7 @@ def test_a_mystery_hides_its_feature_until_answered_and_meets_stage_eight(
     assert run.settings.__repr__() not in page
     status = challenge_status("monitoring.drift-report", learner)
     assert [done for _, done in status.steps] == [False, False]
-    jobs_now(services.report_start, owner=learner, deployment=live, window=600)
+    jobs_now(services.report_start, owner=learner, deployment=live, window=300)
     report = DriftReport.objects.get()
     flagged = [column["column"] for column in report.result["columns"] if column["drifted"]]
     assert feature in flagged
