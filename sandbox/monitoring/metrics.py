@@ -19,13 +19,16 @@ Authentication is `/ping`'s: a bearer token or the site's session, refused with 
 
 from __future__ import annotations
 
+import json
 import math
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, Sum, TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox.registry.models import ModelVersion
 from sandbox.serving import endpoint as serving
 from sandbox.serving.models import Deployment, PredictionLog
 
@@ -69,57 +72,68 @@ def _family(lines: list[str], name: str, kind: str, text: str) -> None:
 
 
 def exposition(deployment_id: int, name: str) -> str:
-    """The deployment's metrics as the text format: three queries over its log (four for a classifier)."""
+    """The deployment's metrics as the text format: one pass over its log for the counts and the histogram
+    together (grouped by version, role and status, each group with its latencies counted under every bound),
+    the versions' numbers, and for a classifier its newest labelled requests."""
     logs = PredictionLog.objects.filter(deployment_id=deployment_id)
+    buckets = {f"le{n}": Count("id", filter=Q(latency_ms__lte=bound)) for n, bound in enumerate(BUCKETS_MS)}
+    groups = list(
+        logs.order_by()
+        .values_list("version_id", "role", "status")
+        .annotate(requests=Count("id"), total=Sum("latency_ms"), **buckets)
+    )
+    accuracy = _accuracy(logs, deployment_id)
+    ids = {group[0] for group in groups} | set(accuracy or ())
+    numbers = dict(ModelVersion.objects.filter(pk__in=ids).order_by().values_list("pk", "number"))
     lines: list[str] = []
 
-    counts = (
-        logs.values_list("version__number", "role", "status")
-        .annotate(requests=Count("id"))
-        .order_by("version__number", "role", "status")
-    )
     _family(lines, "mlopslab_requests_total", "counter", "Requests answered, by version, role and status.")
-    for version, role, status, requests in counts:
+    counted = sorted(
+        ((numbers.get(version, 0), role, status), requests) for version, role, status, requests, *_ in groups
+    )
+    for (version, role, status), requests in counted:
         labels = _labels(endpoint=name, version=version, role=role, status=status)
         lines.append(f"mlopslab_requests_total{labels} {requests}")
 
-    buckets = {f"le{n}": Count("id", filter=Q(latency_ms__lte=bound)) for n, bound in enumerate(BUCKETS_MS)}
-    histogram = (
-        logs.values_list("version__number")
-        .annotate(**buckets, total=Sum("latency_ms"), count=Count("id"))
-        .order_by("version__number")
-    )
+    # A version's histogram is the sum of its groups (its roles and statuses).
+    histograms: dict[int, list[float]] = {}
+    for version, _role, _status, requests, total_ms, *cumulative in groups:
+        summed = histograms.setdefault(numbers.get(version, 0), [0.0, 0] + [0] * len(BUCKETS_MS))
+        summed[0] += total_ms or 0.0
+        summed[1] += requests
+        for index, below in enumerate(cumulative):
+            summed[2 + index] += below
     _family(
         lines, "mlopslab_request_duration_seconds", "histogram",
         "Time to read, predict and answer a request, in seconds.",
     )  # fmt: skip
-    for version, *cumulative, total_ms, count in histogram:
+    for version, (total_ms, count, *cumulative) in sorted(histograms.items()):
         for bound, below in zip((*BUCKETS, "+Inf"), (*cumulative, count), strict=True):
             labels = _labels(endpoint=name, version=version, le=bound)
             lines.append(f"mlopslab_request_duration_seconds_bucket{labels} {below}")
         labels = _labels(endpoint=name, version=version)
-        lines.append(f"mlopslab_request_duration_seconds_sum{labels} {number((total_ms or 0.0) / 1000)}")
+        lines.append(f"mlopslab_request_duration_seconds_sum{labels} {number(total_ms / 1000)}")
         lines.append(f"mlopslab_request_duration_seconds_count{labels} {count}")
 
-    accuracy = _accuracy(logs, deployment_id)
     if accuracy is not None:
         _family(
             lines, "mlopslab_labelled_accuracy", "gauge",
             f"Share of correct predictions over the rows of the newest {ACCURACY_WINDOW} requests whose true label "
             "has arrived.",
         )  # fmt: skip
-        for version, (correct, rows) in accuracy.items():
+        tallies = sorted((numbers.get(version, 0), tally) for version, tally in accuracy.items())
+        for version, (correct, rows) in tallies:
             labels = _labels(endpoint=name, version=version)
             lines.append(f"mlopslab_labelled_accuracy{labels} {number(correct / rows)}")
         _family(lines, "mlopslab_labelled_rows", "gauge", "Rows the labelled accuracy is computed over.")
-        for version, (_, rows) in accuracy.items():
+        for version, (_, rows) in tallies:
             lines.append(f"mlopslab_labelled_rows{_labels(endpoint=name, version=version)} {rows}")
     return "\n".join(lines) + "\n"
 
 
 def _accuracy(logs: object, deployment_id: int) -> dict[int, tuple[int, int]] | None:
-    """Per version number, (correct, labelled rows) over the newest ACCURACY_WINDOW requests whose labels have
-    arrived; None for a regression, whose accuracy means nothing."""
+    """Per version id, (correct, labelled rows) over the newest ACCURACY_WINDOW requests whose labels have
+    arrived; None for a regression, whose accuracy means nothing. Each distinct JSON text is decoded once."""
     task = (
         Deployment.objects.filter(pk=deployment_id)
         .values_list("stable_version__dataset_version__dataset__task", flat=True)
@@ -130,10 +144,12 @@ def _accuracy(logs: object, deployment_id: int) -> dict[int, tuple[int, int]] | 
     rows = (
         logs.filter(labelled_at__lte=timezone.now(), label__isnull=False)
         .order_by("-id")
-        .values_list("version__number", "predictions", "label")[:ACCURACY_WINDOW]
+        .values_list("version_id", Cast("predictions", TextField()), Cast("label", TextField()))[:ACCURACY_WINDOW]
     )
+    decoded: dict[str, object] = {}
     found: dict[int, list[int]] = {}
-    for version, predictions, labels in rows:
+    for version, predicted_text, label_text in rows:
+        predictions, labels = _decoded(predicted_text, decoded), _decoded(label_text, decoded)
         if not isinstance(predictions, list) or not isinstance(labels, list):
             continue
         pairs = [(p, y) for p, y in zip(predictions, labels, strict=False) if p is not None and y is not None]
@@ -141,7 +157,15 @@ def _accuracy(logs: object, deployment_id: int) -> dict[int, tuple[int, int]] | 
             tally = found.setdefault(version, [0, 0])
             tally[0] += sum(p == y for p, y in pairs)
             tally[1] += len(pairs)
-    return {version: (correct, total) for version, (correct, total) in sorted(found.items())}
+    return {version: (correct, total) for version, (correct, total) in found.items()}
+
+
+def _decoded(text: object, cache: dict) -> object:
+    if not isinstance(text, str):
+        return text
+    if text not in cache:
+        cache[text] = json.loads(text)
+    return cache[text]
 
 
 @csrf_exempt

@@ -386,7 +386,9 @@ def test_a_canary_draws_a_line_per_version_on_every_chart(canary: tuple, learner
 
 
 def test_a_shadow_is_its_own_line(learner: User) -> None:
+    deployment_made(learner, name="first")  # its versions take the first ids: the lines name numbers
     deployment, v1, v2, release = deployment_made(learner, name="shadowed", strategy="shadow")
+    assert (v1.pk, v2.pk) != (1, 2)
     rows = []
     for n in range(50):
         at = minutes_ago(10 - n / 10)

@@ -175,6 +175,20 @@ def test_the_metrics_are_the_text_format_with_the_logs_counts(canary: tuple, lea
     assert sums["2"] == pytest.approx((0.9 * 3 + 12.0) / 1000)
 
 
+def test_versions_are_named_by_their_number_not_their_id(learner: User, learner_client: Client) -> None:
+    deployment_made(learner, name="first")  # its versions take the first ids
+    deployment, v1, v2, release = deployment_made(learner, name="second", strategy="canary", percent=20)
+    assert (v1.pk, v2.pk) != (1, 2)
+    past = timezone.now() - dt.timedelta(minutes=1)
+    log([
+        logged(deployment, release, v2, role="canary", at=past, label=[0], labelled_at=past),
+        logged(deployment, release, v1, at=past, label=[0], labelled_at=past),
+    ])  # fmt: skip
+    families = parse(_scrape(learner_client, "second").content.decode())
+    for family in ("mlopslab_requests_total", "mlopslab_request_duration_seconds", "mlopslab_labelled_accuracy"):
+        assert {labels["version"] for _, labels, _ in families[family]["samples"]} == {"1", "2"}, family
+
+
 def test_the_accuracy_gauge_counts_only_labels_that_have_arrived(canary: tuple, learner_client: Client) -> None:
     deployment, v1, _, release = canary
     now = timezone.now()
