@@ -629,6 +629,7 @@ def test_the_dashboards_queries_are_pinned_and_do_not_grow_with_the_log(
         MonitoringEvent.objects.create(deployment=deployment, kind="alert", message=f"drift {n}", version=v2)
     large = (_queries(learner_client, page), _queries(learner_client, panel, HTTP_HX_REQUEST="true"))
     # The session, the user and the learner's standing (every page's), then the deployment, its drift reports,
-    # the log's window (one query of seeks), the log grouped, its versions' numbers, traffic runs, the policy's
-    # retraining, open alerts and the timeline; the page asks nothing beyond the panel's.
+    # the log's window (one query of seeks; a full window of MAX_REQUESTS asks its oldest request's time too),
+    # the log in one aggregate, its versions' numbers, traffic runs, the policy's retraining, open alerts and the
+    # timeline; the page asks nothing beyond the panel's.
     assert small == large == (12, 12)
