@@ -65,6 +65,15 @@ class MonitoringRefused(Refused):
         super().__init__(message, status=status)
 
 
+def _queue(owner: User, kind: str, params: dict) -> Job:
+    """Queue a job of monitoring's in the caller's transaction; a full or unreachable queue refuses, and the
+    caller's rows go with the transaction."""
+    try:
+        return job_create_or_refuse(owner=owner, kind=kind, params=params)
+    except JobRefused as refusal:
+        raise MonitoringRefused(refusal.message, status=refusal.status) from None
+
+
 # --- the timeline ------------------------------------------------------------------------------------------
 
 
@@ -181,10 +190,7 @@ def traffic_start(
             owner=owner, deployment=deployment, scenario=scenario, onset=onset, drift_from=drift_from, ramp=ramp,
             settings=settings or {}, requests=requests, rate=rate, label_delay=label_delay, seed=seed, hidden=hidden,
         )  # fmt: skip
-        try:
-            job = job_create_or_refuse(owner=owner, kind=TRAFFIC, params={"traffic_run_id": run.pk})
-        except JobRefused as refusal:
-            raise MonitoringRefused(refusal.message, status=refusal.status) from None
+        job = _queue(owner, TRAFFIC, {"traffic_run_id": run.pk})
         TrafficRun.objects.filter(pk=run.pk).update(job=job)
     run.refresh_from_db()
     return run
@@ -481,10 +487,7 @@ def report_start(
             owner=owner, deployment=deployment, version=version, reference=version.dataset_version,
             source=source, window=window, upload_file=upload_file, tests=tests, drift_share=drift_share,
         )  # fmt: skip
-        try:
-            job = job_create_or_refuse(owner=owner, kind=DRIFT_REPORT, params={"report_id": report.pk})
-        except JobRefused as refusal:
-            raise MonitoringRefused(refusal.message, status=refusal.status) from None
+        job = _queue(owner, DRIFT_REPORT, {"report_id": report.pk})
         DriftReport.objects.filter(pk=report.pk).update(job=job)
     report.refresh_from_db()
     return report
@@ -725,10 +728,7 @@ def retrain_start(
             "deployment_id": deployment.pk, "report_id": report.pk if report else None, "algorithm": algorithm,
             "recent_only": recent_only, "canary_percent": canary_percent, "rows": rows,
         }  # fmt: skip
-        try:
-            job = job_create_or_refuse(owner=deployment.owner, kind=RETRAIN, params=params)
-        except JobRefused as refusal:
-            raise MonitoringRefused(refusal.message, status=refusal.status) from None
+        job = _queue(deployment.owner, RETRAIN, params)
         if locked is not None:
             DriftPolicy.objects.filter(pk=locked.pk).update(retrain_job=job)
     event_add(
