@@ -1,4 +1,6 @@
 from django import forms
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from sandbox.monitoring.models import Onset, Scenario
 
@@ -121,8 +123,38 @@ class ReportForm(forms.Form):
                 required=False, min_value=0.0001, max_value=99, label=f"Threshold for {name}"
             )
 
-    def test_rows(self) -> list[tuple]:
-        return [(name, self[f"test_{at}"], self[f"threshold_{at}"]) for at, name in enumerate(self.inputs)]
+    def test_rows(self) -> SafeString:
+        """Every input's test and threshold as one fragment of HTML, written here rather than by the widgets'
+        templates: a model with 30 inputs has 60 of them, and their templates cost the dashboard 50 ms."""
+        rows = []
+        for at, name in enumerate(self.inputs):
+            test, threshold = self[f"test_{at}"], self[f"threshold_{at}"]
+            chosen = str(test.value() or "")
+            options = format_html_join(
+                "", '<option value="{}"{}>{}</option>',
+                ((value, mark_safe(" selected") if value == chosen else "", label) for value, label in TEST_CHOICES),
+            )  # fmt: skip
+            value = threshold.value()
+            errors = format_html_join("", '<p class="error" role="alert">{}</p>', ((e,) for e in threshold.errors))
+            rows.append(
+                format_html(
+                    '<fieldset class="field"><legend>{}</legend><label for="{}">Test</label>'
+                    '<select name="{}" id="{}">{}</select><label for="{}">Threshold</label>'
+                    '<input type="number" name="{}" id="{}" step="any" min="0.0001" max="99"{}>{}</fieldset>',
+                    name,
+                    test.id_for_label,
+                    test.html_name,
+                    test.id_for_label,
+                    options,
+                    threshold.id_for_label,
+                    threshold.html_name,
+                    threshold.id_for_label,
+                    format_html(' value="{}"', value) if value not in (None, "") else "",
+                    errors,
+                )
+            )
+        # Every part was escaped by format_html.
+        return mark_safe("".join(rows))
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -157,3 +157,27 @@ def test_a_drills_hidden_traffic_is_no_mystery_and_gives_nothing_away(
     assert response.status_code == 409
     run.refresh_from_db()
     assert run.guessed_at is None
+
+
+def test_a_report_with_a_bad_threshold_answers_in_place_keeping_the_chosen_test(
+    signed_in: Client, live: Deployment
+) -> None:
+    url = f"/sandbox/deployments/{live.pk}/drift/"
+    response = signed_in.post(url, _prefixed("report", {"window": "100", "drift_share": "0.5", "test_0": "psi",
+                                                      "threshold_0": "-1"}))  # fmt: skip
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'name="report-test_0" id="id_report-test_0"><option value="">' in html
+    assert '<option value="psi" selected>' in html
+    assert 'value="-1"' in html
+    assert "greater than or equal to 0.0001" in html
+    assert not DriftReport.objects.exists()
+
+
+def test_the_per_column_tests_escape_column_names() -> None:
+    from sandbox.monitoring.forms import ReportForm
+
+    html = str(ReportForm(inputs=["<b>x</b>", 'a"b']).test_rows())
+    assert "<b>" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert html.count("<fieldset") == 2
