@@ -1,4 +1,4 @@
-"""The issue-11 benchmark scripts import and read their arguments without starting anything."""
+"""The issue-11 and issue-12 benchmark scripts import and read their arguments without starting anything."""
 
 import py_compile
 import subprocess
@@ -10,19 +10,27 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.mark.parametrize("script", ["lifecycle.py", "serving.py"])
+FLAGS = {
+    "lifecycle.py": "--runs",
+    "serving.py": "--duration",
+    "drift.py": "--runs",
+    "monitoring_dashboard.py": "--renders",
+}
+
+
+@pytest.mark.parametrize("script", sorted(FLAGS))
 def test_it_prints_its_usage(script: str) -> None:
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
-    assert "--runs" in result.stdout or "--duration" in result.stdout
+    assert FLAGS[script] in result.stdout
 
 
-@pytest.mark.parametrize("script", ["lifecycle.py", "serving.py"])
+@pytest.mark.parametrize("script", sorted(FLAGS))
 def test_it_refuses_a_bad_count(script: str) -> None:
-    flag = "--runs" if script == "lifecycle.py" else "--duration"
+    flag = FLAGS[script]
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), flag, "0"], capture_output=True, text=True, timeout=60
     )
