@@ -10,11 +10,15 @@ from sandbox.monitoring.models import DriftPolicy, TrafficRun
 from sandbox.serving.models import Deployment
 
 
-def _inputs(deployment: Deployment) -> tuple[list[str], list[str]]:
+def _version(deployment: Deployment) -> object:
+    return services.serving_version(deployment) if deployment.stable_version_id is not None else None
+
+
+def _inputs(deployment: Deployment, version: object = None) -> tuple[list[str], list[str]]:
     """The serving model's inputs, and its classes (for label drift), read from its training data's profile."""
-    if deployment.stable_version_id is None:
+    version = version or _version(deployment)
+    if version is None:
         return [], []
-    version = services.serving_version(deployment)
     inputs = services.input_names(version)
     classes: list[str] = []
     if services._is_classification(version):
@@ -24,16 +28,16 @@ def _inputs(deployment: Deployment) -> tuple[list[str], list[str]]:
     return inputs, classes
 
 
-def _algorithms(deployment: Deployment) -> list[tuple[str, str]]:
-    if deployment.stable_version_id is None:
+def _algorithms(deployment: Deployment, version: object = None) -> list[tuple[str, str]]:
+    version = version or _version(deployment)
+    if version is None:
         return []
     training = lazy_module("sandbox.ml.training")
-    task = services.serving_version(deployment).dataset_version.dataset.task
+    task = version.dataset_version.dataset.task
     return [(key, algorithm.label) for key, algorithm in training.ALGORITHMS.items() if algorithm.task == task]
 
 
-def _policy_initial(deployment: Deployment) -> dict:
-    policy = DriftPolicy.objects.filter(deployment=deployment).first()
+def _policy_initial(policy: DriftPolicy | None) -> dict:
     if policy is None:
         return {"enabled": True, "every_requests": 250, "window": 500, "drift_share": 0.5, "canary_percent": 20,
                 "promote_after": 50}  # fmt: skip
@@ -48,15 +52,18 @@ def _policy_initial(deployment: Deployment) -> dict:
 def controls_context(request: HttpRequest, deployment: Deployment, **bound: object) -> dict:
     """What the controls above a deployment's dashboard need: the traffic, report and policy forms (bound ones
     when a post came back with errors), the active traffic run, and the policy."""
-    inputs, classes = _inputs(deployment)
+    version = _version(deployment)
+    inputs, classes = _inputs(deployment, version)
+    algorithms = _algorithms(deployment, version)
+    policy = DriftPolicy.objects.filter(deployment=deployment).first()
     active = TrafficRun.objects.filter(deployment=deployment, finished_at__isnull=True).select_related("job").first()
     return {
         "traffic_form": bound.get("traffic_form") or forms.TrafficForm(inputs=inputs, classes=classes),
         "report_form": bound.get("report_form") or forms.ReportForm(inputs=inputs),
         "policy_form": bound.get("policy_form")
-        or forms.PolicyForm(initial=_policy_initial(deployment), algorithms=_algorithms(deployment)),
-        "retrain_form": bound.get("retrain_form") or forms.RetrainForm(algorithms=_algorithms(deployment)),
-        "policy": DriftPolicy.objects.filter(deployment=deployment).select_related("retrain_job").first(),
+        or forms.PolicyForm(initial=_policy_initial(policy), algorithms=algorithms),
+        "retrain_form": bound.get("retrain_form") or forms.RetrainForm(algorithms=algorithms),
+        "policy": policy,
         "active_traffic": active,
         "inputs": inputs,
         "classes": classes,
