@@ -589,7 +589,11 @@ def drill_fix(*, drill: Drill, fix: str, column: str = "") -> Drill:
     if fix not in Fix.values:
         raise DrillRefused(f"Choose a fix: {', '.join(label.lower() for label in Fix.labels)}.")
     with transaction.atomic():
-        locked = Drill.objects.select_for_update().select_related("deployment", "job", "version").get(pk=drill.pk)
+        locked = (
+            Drill.objects.select_for_update(of=("self",))
+            .select_related("deployment", "job", "version")
+            .get(pk=drill.pk)
+        )
         if locked.status == Status.VERIFYING:
             raise DrillRefused("A fix is already being checked.", status=409)
         if locked.status != Status.RUNNING:

@@ -415,10 +415,14 @@ def test_one_drill_at_a_time_and_a_finished_drills_endpoint_goes_when_the_next_s
 
 
 def test_an_endpoint_name_taken_by_hand_gets_a_suffix(learner: User, v1: ModelVersion, jobs_now: Callable) -> None:
-    Deployment.objects.create(owner=learner, name="drill-1", registered_model=v1.registered_model)
+    # The next drill's id, on SQLite and on PostgreSQL alike (neither hands an id out twice).
+    probe = Drill.objects.create(owner=learner, version=v1, fault=Fault.DATA, status=Drill.Status.FINISHED)
+    following = probe.pk + 1
+    probe.delete()
+    Deployment.objects.create(owner=learner, name=f"drill-{following}", registered_model=v1.registered_model)
     drill = started(jobs_now, learner, v1, Fault.DATA)
-    assert drill.pk == 1
-    assert re.fullmatch(r"drill-1-[0-9a-f]{6}", drill.deployment.name)
+    assert drill.pk == following
+    assert re.fullmatch(rf"drill-{drill.pk}-[0-9a-f]{{6}}", drill.deployment.name)
 
 
 def test_the_fault_is_drawn_among_those_the_model_takes(
