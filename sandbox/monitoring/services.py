@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import random
 import time
 import uuid
 from dataclasses import asdict
 from datetime import timedelta
 
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -154,6 +156,12 @@ def _plan_check(version: ModelVersion, plan: traffic.Plan) -> None:
         raise MonitoringRefused(str(problem)) from None
 
 
+def traffic_seconds_allowed() -> float:
+    """How long a traffic job may send for: most of a job's soft time limit, the rest left for drawing the rows,
+    the batches' commits and the checks of a drift policy that run after them."""
+    return django_settings.CELERY_TASK_SOFT_TIME_LIMIT * 0.75
+
+
 def traffic_start(
     *, owner: User, deployment: Deployment, requests: int, rate: float, scenario: str = Scenario.NONE,
     onset: str = Onset.SUDDEN, drift_from: int = 0, ramp: int = 0, settings: dict | None = None,
@@ -171,9 +179,13 @@ def traffic_start(
         raise MonitoringRefused(f"Send between 1 and {traffic.MAX_REQUESTS:,} requests.")
     if not 0.5 <= rate <= traffic.MAX_RATE:
         raise MonitoringRefused(f"The rate is between 0.5 and {traffic.MAX_RATE:g} requests per second.")
-    if requests / rate > 600:
+    longest = traffic_seconds_allowed()
+    if requests / rate > longest:
+        limit = django_settings.CELERY_TASK_SOFT_TIME_LIMIT
         raise MonitoringRefused(
-            f"{requests:,} requests at {rate:g} per second would take over ten minutes; send fewer or faster."
+            f"{requests:,} requests at {rate:g} per second would take {requests / rate:,.0f} seconds, and a job may "
+            f"run for {limit} (the traffic gets {longest:.0f} of them); send fewer requests, faster (for example "
+            f"{requests:,} at {math.ceil(requests / longest):g} a second), or in several runs."
         )
     if not 0 <= label_delay <= 3600:
         raise MonitoringRefused("Labels arrive between 0 and 3,600 seconds after their request.")
