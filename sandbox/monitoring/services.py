@@ -48,8 +48,9 @@ BATCH = 25
 RETRAIN_ROWS = 5_000
 # Labelled requests a retraining needs at least.
 RETRAIN_MIN_ROWS = 50
-# How long a retraining waits for labels still on their way, when too few have arrived.
-LABEL_WAIT = timedelta(seconds=60)
+# How long a retraining waits for labels still on their way, when too few have arrived: a quarter of the
+# default time limit, leaving the training its half (sandbox.ml.training's budget) and the gate the rest.
+LABEL_WAIT = timedelta(seconds=30)
 MAX_WINDOW = 100_000
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # After a retraining was queued, a policy raises alerts but queues no other for this long.
