@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
 from mlopslab.lazy import lazy_module
-from sandbox.monitoring import selectors
+from sandbox.monitoring import selectors, services
 from sandbox.monitoring.models import MonitoringEvent
 from sandbox.serving.models import Deployment
 
@@ -124,7 +124,7 @@ def alert_ack(request: HttpRequest, deployment_id: int, event_id: int) -> HttpRe
     twice changes nothing (the first time is kept)."""
     deployment = selectors.deployment_get_owned(owner=request.user, deployment_id=deployment_id)
     alert = selectors.alert_get(deployment=deployment, event_id=event_id)
-    MonitoringEvent.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+    services.alert_acknowledge(event=alert)
     if request.htmx:
         # The panel in its place; it carries its own polling trigger while something runs.
         return render(request, PANEL, panel_context(deployment))

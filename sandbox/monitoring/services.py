@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from lessons.attempts import progress_refresh
@@ -93,6 +93,7 @@ def event_add(
 
 
 def alert_acknowledge(*, event: MonitoringEvent) -> None:
+    """An alert leaves the banner and stays on the timeline, marked with when; a second time keeps the first."""
     MonitoringEvent.objects.filter(pk=event.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
 
 
@@ -753,8 +754,8 @@ def retrain_start(
 
 def _labelled_when_enough(
     deployment: Deployment, rows: int, inputs: list[str], on_progress: ProgressCallback
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The newest `rows` requests and those of them whose label has arrived. A retraining queued by a drift check
+) -> pd.DataFrame:
+    """Those of the newest `rows` requests whose label has arrived. A retraining queued by a drift check
     usually starts before the labels of the requests that showed the drift are in: when too few have arrived
     and enough will within LABEL_WAIT seconds, it waits for them, saying so, rather than fail."""
     deadline = time.monotonic() + LABEL_WAIT.total_seconds()
@@ -762,14 +763,14 @@ def _labelled_when_enough(
         window, _ = window_frame(deployment, window=rows, inputs=inputs)
         labelled = window[window["__label__"].notna()]
         if len(labelled) >= RETRAIN_MIN_ROWS:
-            return window, labelled
+            return labelled
         ids = window["__log_id__"].unique().tolist()
         soon = PredictionLog.objects.filter(
             pk__in=ids, label__isnull=False, labelled_at__gt=timezone.now(),
             labelled_at__lte=timezone.now() + LABEL_WAIT,
         ).count()  # fmt: skip
         if len(labelled) + soon < RETRAIN_MIN_ROWS or time.monotonic() > deadline:
-            return window, labelled
+            return labelled
         on_progress(5, f"Waiting for labels: {len(labelled)} arrived, {soon} more on their way")
         time.sleep(1)
 
@@ -789,7 +790,7 @@ def retrain_run(*, job: Job, on_progress: ProgressCallback) -> dict:
     dataset = version.dataset_version.dataset
     inputs = input_names(version)
     on_progress(5, "Collecting recent labelled requests")
-    _window, labelled = _labelled_when_enough(deployment, int(params.get("rows") or RETRAIN_ROWS), inputs, on_progress)
+    labelled = _labelled_when_enough(deployment, int(params.get("rows") or RETRAIN_ROWS), inputs, on_progress)
     if len(labelled) < RETRAIN_MIN_ROWS:
         raise JobError(
             f"Only {len(labelled)} requests have labels so far; retraining needs at least {RETRAIN_MIN_ROWS}. "
@@ -965,7 +966,3 @@ def retrain_fail_with_job(job_id: int, error: str) -> None:
     deployment_id = job.get("deployment_id")
     if deployment_id and Deployment.objects.filter(pk=deployment_id).exists():
         event_add(deployment_id, MonitoringEvent.Kind.RETRAIN, f"Retraining failed: {error}", job=job_id)
-
-
-def reports_recent(*, deployment: Deployment, limit: int = 10) -> list[DriftReport]:
-    return list(deployment.drift_reports.filter(~Q(status=DriftReport.Status.PENDING))[:limit])

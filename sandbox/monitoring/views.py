@@ -71,7 +71,7 @@ def _run_owned(request: HttpRequest, traffic_id: int) -> TrafficRun:
 
 
 def _run_context(run: TrafficRun, **bound: object) -> dict:
-    inputs, _ = _inputs(run.deployment) if run.deployment.stable_version_id else ([], [])
+    inputs, _ = _inputs(run.deployment)
     context = {"run": run, "deployment": run.deployment, "job": run.job, "drill_id": run.settings.get("drill")}
     if services.is_mystery(run):
         context["guess_form"] = bound.get("guess_form") or forms.GuessForm(inputs=inputs)
