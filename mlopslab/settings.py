@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "template_partials",
     "lessons",
     "sandbox",
+    "studio",
+    "cohorts",
 ]
 
 MIDDLEWARE = [

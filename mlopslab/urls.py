@@ -18,6 +18,8 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("lessons.urls")),
     path("sandbox/", include("sandbox.urls")),
+    path("studio/", include("studio.urls")),
+    path("", include("cohorts.urls")),
     # The prediction endpoints speak MLflow's scoring protocol at MLflow's paths, under /serve/<endpoint>/;
     # anything else under /serve/ answers a JSON 404 too, never a page.
     path("serve/<str:endpoint>/invocations", serving.invocations, name="serve_invocations"),
