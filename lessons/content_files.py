@@ -149,11 +149,13 @@ class _Reader:
             lines = {key.value: first_line + key.start_mark.line for key, _ in node.value}
         return data, lines, node
 
-    def entries(self, path: Path, what: str) -> list[tuple[dict, int, dict]]:
-        """The mappings of a YAML list file, each with its line and the lines of its keys."""
-        if not path.exists():
-            return []
-        data, _, node = self.load_yaml(path, path.read_text(encoding="utf-8-sig"))
+    def entries(self, path: Path, what: str, text: str | None = None) -> list[tuple[dict, int, dict]]:
+        """The mappings of a YAML list file (or of `text`, as that file), each with its line and its keys' lines."""
+        if text is None:
+            if not path.exists():
+                return []
+            text = path.read_text(encoding="utf-8-sig")
+        data, _, node = self.load_yaml(path, text)
         if data is None:
             return []
         if not isinstance(data, list):
@@ -197,8 +199,8 @@ def _string_list(reader: _Reader, path: Path, data: dict, lines: dict, key: str)
     return value
 
 
-def _read_lesson(reader: _Reader, path: Path) -> LessonFile | None:
-    raw = path.read_bytes()
+def _read_lesson(reader: _Reader, path: Path, raw: bytes | None = None) -> LessonFile | None:
+    raw = path.read_bytes() if raw is None else raw
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -248,12 +250,14 @@ def _read_lesson(reader: _Reader, path: Path) -> LessonFile | None:
     )
 
 
-def _read_node(reader: _Reader, folder: Path) -> NodeFile | None:
+def _read_node(reader: _Reader, folder: Path, text: str | None = None) -> NodeFile | None:
     path = folder / "node.yaml"
-    if not path.exists():
-        reader.problem(reader.rel(folder) + "/node.yaml", 1, "every node folder needs a node.yaml")
-        return None
-    data, lines, _ = reader.load_yaml(path, path.read_text(encoding="utf-8-sig"))
+    if text is None:
+        if not path.exists():
+            reader.problem(reader.rel(folder) + "/node.yaml", 1, "every node folder needs a node.yaml")
+            return None
+        text = path.read_text(encoding="utf-8-sig")
+    data, lines, _ = reader.load_yaml(path, text)
     if data is None and not lines:
         return None
     if not isinstance(data, dict):
@@ -292,9 +296,9 @@ def _read_node(reader: _Reader, folder: Path) -> NodeFile | None:
     )
 
 
-def _read_glossary(reader: _Reader, path: Path) -> list[GlossaryFile]:
+def _read_glossary(reader: _Reader, path: Path, text: str | None = None) -> list[GlossaryFile]:
     entries, seen = [], {}
-    for item, line, lines in reader.entries(path, "terms"):
+    for item, line, lines in reader.entries(path, "terms", text):
         slug = reader.slug(path, item, lines, line)
         term = reader.require(path, item, lines, "term", str, line)
         definition = reader.require(path, item, lines, "definition", str, line)
@@ -309,9 +313,9 @@ def _read_glossary(reader: _Reader, path: Path) -> list[GlossaryFile]:
     return entries
 
 
-def _read_faq(reader: _Reader, path: Path) -> list[FaqFile]:
+def _read_faq(reader: _Reader, path: Path, text: str | None = None) -> list[FaqFile]:
     entries = []
-    for order, (item, line, lines) in enumerate(reader.entries(path, "questions"), 1):
+    for order, (item, line, lines) in enumerate(reader.entries(path, "questions", text), 1):
         question = reader.require(path, item, lines, "question", str, line)
         answer = reader.require(path, item, lines, "answer", str, line)
         if question and answer:
@@ -340,9 +344,9 @@ def _read_choices(reader: _Reader, path: Path, item: dict, lines: dict, line: in
     return choices
 
 
-def _read_questions(reader: _Reader, path: Path, seen: dict[str, str]) -> list[QuestionFile]:
+def _read_questions(reader: _Reader, path: Path, seen: dict[str, str], text: str | None = None) -> list[QuestionFile]:
     questions = []
-    for item, line, lines in reader.entries(path, "questions"):
+    for item, line, lines in reader.entries(path, "questions", text):
         qid = reader.require(path, item, lines, "id", str, line)
         if qid is not None and not SLUG.match(qid):
             reader.problem(path, lines["id"], f"id {qid!r} must be lowercase words joined by hyphens")
@@ -460,3 +464,25 @@ def read_content(root: Path) -> Content:
     if reader.problems:
         raise ContentError(reader.problems)
     return Content(nodes=sorted(nodes, key=lambda n: n.order), glossary=glossary, faq=faq)
+
+
+def read_text(root: Path, path: Path, text: str) -> tuple[list, list[Problem]]:
+    """Read one content file's text as if it were the file at `path` under `root`, with the checks `read_content`
+    makes of that file alone: what it holds (a lesson, a node, or the entries of a questions, glossary or FAQ
+    file) and every problem, by the line of `text`. The studio checks an edit with this before saving it."""
+    reader = _Reader(root)
+    if path.suffix == ".md":
+        found = _read_lesson(reader, path, text.encode())
+        items = [found] if found else []
+    elif path.name == "node.yaml":
+        found = _read_node(reader, path.parent, text)
+        items = [found] if found else []
+    elif path.name == "questions.yaml":
+        items = _read_questions(reader, path, {}, text)
+    elif path.name == "glossary.yaml":
+        items = _read_glossary(reader, path, text)
+    elif path.name == "faq.yaml":
+        items = _read_faq(reader, path, text)
+    else:
+        raise ValueError(f"{path.name} is not a content file")
+    return items, reader.problems

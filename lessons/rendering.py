@@ -230,6 +230,10 @@ def _text_token(state: StateCore, content: str) -> Token:
     return token
 
 
+LINK_PREFIXES = ("lesson:", "node:", "glossary:")
+"""Links a lesson makes by name: to a stage, a lesson (`lesson:node/slug`) or a glossary term."""
+
+
 def _resolve_links(resolver: LinkResolver | None) -> Callable[[StateCore], None]:
     def rule(state: StateCore) -> None:
         broken: list[tuple[int, str]] = state.env.setdefault("broken_links", [])
@@ -240,13 +244,13 @@ def _resolve_links(resolver: LinkResolver | None) -> Callable[[StateCore], None]
                 if child.type != "link_open":
                     continue
                 href = str(child.attrs.get("href", ""))
-                if not href.startswith(("lesson:", "node:")):
+                if not href.startswith(LINK_PREFIXES):
                     continue
                 url = resolver(href) if resolver else None
                 if url is None:
                     broken.append((_line_of(state, token, href), href))
                     url = "#"
-                else:
+                elif not href.startswith("glossary:"):
                     child.attrs["data-node"] = _node_of(href)
                 child.attrs["href"] = url
 

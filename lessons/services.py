@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 
-from lessons.content_files import Content, ContentError, LessonFile, Problem, read_content
+from lessons.content_files import Content, ContentError, Problem, read_content
 from lessons.models import (
     Choice,
     FaqEntry,
@@ -28,8 +28,10 @@ from lessons.rendering import (
     render_markdown,
     renderer_digest,
 )
+from studio import roundtrip
 
 CONTENT_ROOT = Path(__file__).resolve().parent / "content"
+QUESTION_MARKDOWN = ("prompt", "explanation", "model_answer")
 
 
 @dataclass
@@ -39,6 +41,8 @@ class SyncReport:
     removed: dict[str, int] = field(default_factory=dict)
     rendered: int = 0
     """Markdown fragments rendered by this sync; the rest were found already rendered."""
+    conflicts: list[str] = field(default_factory=list)
+    """Items a file and the studio both changed: the studio's kept, the file's waiting in the studio."""
 
     def count(self, bucket: dict[str, int], kind: str) -> None:
         bucket[kind] = bucket.get(kind, 0) + 1
@@ -48,12 +52,18 @@ class SyncReport:
         return bool(self.created or self.updated or self.removed)
 
     def __str__(self) -> str:
+        conflicts = ""
+        if self.conflicts:
+            conflicts = (
+                f" {len(self.conflicts)} changed both in its file and in the studio, so both versions are kept"
+                f" (the studio's is live) until you choose in the studio's Conflicts page: {', '.join(self.conflicts)}."
+            )
         if not self.changed:
-            return "Content is up to date: nothing changed."
+            return "Content is up to date: nothing changed." + conflicts
         parts = []
         for verb, bucket in (("created", self.created), ("updated", self.updated), ("removed", self.removed)):
             parts += [f"{count} {kind} {verb}" for kind, count in sorted(bucket.items())]
-        return "Content synced: " + ", ".join(parts) + "."
+        return "Content synced: " + ", ".join(parts) + "." + conflicts
 
 
 def glossary_entries(terms: Iterable[GlossaryTerm]) -> list[GlossaryEntry]:
@@ -69,37 +79,55 @@ def glossary_entries(terms: Iterable[GlossaryTerm]) -> list[GlossaryEntry]:
     ]
 
 
-def link_targets(node_slugs: Iterable[str], lesson_keys: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """The URL of every `node:slug` and `lesson:node/slug` a lesson can link to."""
+def link_targets(
+    node_slugs: Iterable[str], lesson_keys: Iterable[tuple[str, str]], glossary_slugs: Iterable[str] = ()
+) -> dict[str, str]:
+    """The URL of every `node:slug`, `lesson:node/slug` and `glossary:slug` a lesson can link to."""
     targets = {f"node:{slug}": reverse("lessons:node", args=[slug]) for slug in node_slugs}
     for node, lesson in lesson_keys:
         targets[f"lesson:{node}/{lesson}"] = reverse("lessons:lesson", args=[node, lesson])
+    glossary = reverse("lessons:glossary")
+    targets.update({f"glossary:{slug}": f"{glossary}#{slug}" for slug in glossary_slugs})
     return targets
 
 
-def link_resolver(node_slugs: Iterable[str], lesson_keys: Iterable[tuple[str, str]]) -> LinkResolver:
-    return link_targets(node_slugs, lesson_keys).get
+def link_resolver(
+    node_slugs: Iterable[str], lesson_keys: Iterable[tuple[str, str]], glossary_slugs: Iterable[str] = ()
+) -> LinkResolver:
+    return link_targets(node_slugs, lesson_keys, glossary_slugs).get
 
 
-def _database_resolver() -> LinkResolver:
-    return link_resolver(Node.objects.values_list("slug", flat=True), Lesson.objects.values_list("node__slug", "slug"))
+def database_resolver() -> LinkResolver:
+    """Resolves a lesson's links against the course as the database holds it now."""
+    return link_resolver(
+        Node.objects.values_list("slug", flat=True),
+        Lesson.objects.values_list("node__slug", "slug"),
+        GlossaryTerm.objects.values_list("slug", flat=True),
+    )
 
 
 def lesson_render(*, lesson: Lesson) -> list[str]:
     """Render the lesson's source into its stored HTML; return problems an author should fix."""
     rendered = render_markdown(
-        lesson.source, glossary=glossary_entries(GlossaryTerm.objects.all()), resolver=_database_resolver()
+        lesson.source, glossary=glossary_entries(GlossaryTerm.objects.all()), resolver=database_resolver()
     )
     _apply_rendering(lesson, rendered)
     return [f"line {line}: link to {target!r}, which does not exist" for line, target in rendered.broken_links]
 
 
+def _rendering_values(rendered: Rendered) -> dict[str, object]:
+    return {
+        "html": rendered.html,
+        "toc": rendered.toc,
+        "glossary_terms": rendered.glossary_terms,
+        "word_count": rendered.word_count,
+        "reading_minutes": rendered.reading_minutes,
+    }
+
+
 def _apply_rendering(lesson: Lesson, rendered: Rendered) -> None:
-    lesson.html = rendered.html
-    lesson.toc = rendered.toc
-    lesson.glossary_terms = rendered.glossary_terms
-    lesson.word_count = rendered.word_count
-    lesson.reading_minutes = rendered.reading_minutes
+    for name, value in _rendering_values(rendered).items():
+        setattr(lesson, name, value)
 
 
 def _save_if_changed(obj: object, values: dict, report: SyncReport, kind: str) -> bool:
@@ -166,14 +194,16 @@ class _RenderCache:
 
 
 def _render_lessons(
-    content: Content, existing: dict[tuple[str, str], Lesson], cache: _RenderCache
+    content: Content, existing: dict[tuple[str, str], Lesson], cache: _RenderCache, plan: roundtrip.SyncPlan
 ) -> dict[str, tuple[str, Rendered]]:
     """Render every lesson before anything is written, so a broken link stops the whole sync."""
     glossary = [
         GlossaryEntry(g.slug, g.term, (g.term, *g.aliases), g.definition, g.match_case) for g in content.glossary
     ]
     targets = link_targets(
-        (n.slug for n in content.nodes), ((n.slug, lesson.slug) for n in content.nodes for lesson in n.lessons)
+        (n.slug for n in content.nodes),
+        ((n.slug, lesson.slug) for n in content.nodes for lesson in n.lessons),
+        (g.slug for g in content.glossary),
     )
     # A lesson renders the same while its source, line offset, glossary and link targets do.
     context = repr((sorted(targets.items()), [(g.slug, g.term, g.variants, g.match_case) for g in glossary]))
@@ -188,7 +218,9 @@ def _render_lessons(
     for node in content.nodes:
         for lesson_file in node.lessons:
             current = existing.get((node.slug, lesson_file.slug))
-            source = _source_for(lesson_file, current)
+            held = plan.holds("lesson", f"{node.slug}/{lesson_file.slug}") and current is not None
+            # A lesson the sync leaves as the studio has it is still rendered against the course as it is now.
+            source = current.source if held else lesson_file.body
             offset = lesson_file.body_line - 1
             rendered = cache.render(
                 cache.digest("lesson", context, str(offset), source), lambda s=source, o=offset: render(s, o)
@@ -201,37 +233,36 @@ def _render_lessons(
     return results
 
 
-def _source_for(lesson_file: LessonFile, current: Lesson | None) -> str:
-    # An unchanged file keeps whatever an instructor saved in the admin since;
-    # a changed file wins.
-    if current is not None and current.file_hash == lesson_file.file_hash:
-        return current.source
-    return lesson_file.body
-
-
 def content_sync(*, root: Path = CONTENT_ROOT) -> SyncReport:
     """Load the content folder into the database in one transaction, changing only what differs.
 
+    An item whose file is unchanged since the last sync keeps what the studio saved since; one changed both in its
+    file and in the studio keeps the studio's and is reported as a conflict (see `studio.roundtrip`).
     Raises ContentError, having written nothing, when any file is invalid.
     """
     content = read_content(root)
     report = SyncReport()
     with transaction.atomic():
+        plan = roundtrip.sync_plan(content)
         cache = _RenderCache(report)
         existing = {(lesson.node.slug, lesson.slug): lesson for lesson in Lesson.objects.select_related("node")}
-        rendered = _render_lessons(content, existing, cache)
-        _sync_glossary(content, report)
-        _sync_faq(content, report, cache)
-        nodes = _sync_nodes(content, report)
-        _sync_lessons(content, nodes, existing, rendered, report)
-        _sync_questions(content, nodes, report, cache)
+        rendered = _render_lessons(content, existing, cache, plan)
+        _sync_glossary(content, report, plan)
+        _sync_faq(content, report, cache, plan)
+        nodes = _sync_nodes(content, report, plan)
+        _sync_lessons(content, nodes, existing, rendered, report, plan)
+        _sync_questions(content, nodes, report, cache, plan)
         cache.save()
+        roundtrip.sync_record(plan)
+    report.conflicts = [f"{item.kind} {item.key} ({item.path})" for item in plan.conflicts]
     return report
 
 
-def _sync_glossary(content: Content, report: SyncReport) -> None:
+def _sync_glossary(content: Content, report: SyncReport, plan: roundtrip.SyncPlan) -> None:
     current = {term.slug: term for term in GlossaryTerm.objects.all()}
     for entry in content.glossary:
+        if plan.holds("term", entry.slug) and current.pop(entry.slug, None):
+            continue
         values = {
             "term": entry.term,
             "aliases": entry.aliases,
@@ -244,9 +275,13 @@ def _sync_glossary(content: Content, report: SyncReport) -> None:
         report.count(report.removed, "glossary terms")
 
 
-def _sync_faq(content: Content, report: SyncReport, cache: _RenderCache) -> None:
+def _sync_faq(content: Content, report: SyncReport, cache: _RenderCache, plan: roundtrip.SyncPlan) -> None:
     current = {entry.order: entry for entry in FaqEntry.objects.all()}
     for item in content.faq:
+        if plan.holds("faq", str(item.order)) and (held := current.pop(item.order, None)):
+            # Left as the studio has it, and rendered as everything else is.
+            _save_if_changed(held, {"answer_html": cache.html(held.answer_source)}, report, "FAQ entries")
+            continue
         html = cache.html(item.answer)
         values = {"question": item.question, "answer_source": item.answer, "answer_html": html}
         _save_if_changed(current.pop(item.order, FaqEntry(order=item.order)), values, report, "FAQ entries")
@@ -255,7 +290,7 @@ def _sync_faq(content: Content, report: SyncReport, cache: _RenderCache) -> None
         report.count(report.removed, "FAQ entries")
 
 
-def _sync_nodes(content: Content, report: SyncReport) -> dict[str, Node]:
+def _sync_nodes(content: Content, report: SyncReport, plan: roundtrip.SyncPlan) -> dict[str, Node]:
     current = {node.slug: node for node in Node.objects.prefetch_related("prerequisites")}
     nodes = {}
     for node_file in content.nodes:
@@ -269,13 +304,16 @@ def _sync_nodes(content: Content, report: SyncReport) -> dict[str, Node]:
             "source_path": node_file.path,
         }
         node = current.pop(node_file.slug, None) or Node(slug=node_file.slug)
-        _save_if_changed(node, values, report, "nodes")
+        if node.pk is None or not plan.holds("node", node.slug):
+            _save_if_changed(node, values, report, "nodes")
         nodes[node.slug] = node
     # Every removal before any addition: the graph in between is then part of the new one, which
     # the files were checked to keep free of cycles, so the guard against cycles never refuses it.
     changed = []
     for node_file in content.nodes:
         node = nodes[node_file.slug]
+        if plan.holds("node", node.slug):
+            continue
         wanted = {nodes[name].pk for name in node_file.prerequisites}
         stored = {p.pk for p in node.prerequisites.all()}
         if stored != wanted:
@@ -297,22 +335,22 @@ def _sync_lessons(
     existing: dict[tuple[str, str], Lesson],
     rendered: dict[str, tuple[str, Rendered]],
     report: SyncReport,
+    plan: roundtrip.SyncPlan,
 ) -> None:
     for node_file in content.nodes:
         for lesson_file in node_file.lessons:
             lesson = existing.pop((node_file.slug, lesson_file.slug), None)
-            lesson = lesson or Lesson(node=nodes[node_file.slug], slug=lesson_file.slug)
             source, result = rendered[lesson_file.path]
+            if lesson is not None and plan.holds("lesson", f"{node_file.slug}/{lesson_file.slug}"):
+                _save_if_changed(lesson, _rendering_values(result), report, "lessons")
+                continue
+            lesson = lesson or Lesson(node=nodes[node_file.slug], slug=lesson_file.slug)
             values = {
                 "title": lesson_file.title,
                 "order": lesson_file.order,
                 "status": lesson_file.status,
                 "source": source,
-                "html": result.html,
-                "toc": result.toc,
-                "glossary_terms": result.glossary_terms,
-                "word_count": result.word_count,
-                "reading_minutes": result.reading_minutes,
+                **_rendering_values(result),
                 "source_path": lesson_file.path,
                 "file_hash": lesson_file.file_hash,
             }
@@ -323,11 +361,22 @@ def _sync_lessons(
             report.count(report.removed, "lessons")
 
 
-def _sync_questions(content: Content, nodes: dict[str, Node], report: SyncReport, cache: _RenderCache) -> None:
+def _sync_questions(
+    content: Content, nodes: dict[str, Node], report: SyncReport, cache: _RenderCache, plan: roundtrip.SyncPlan
+) -> None:
     current = {q.qid: q for q in Question.objects.prefetch_related("choices")}
     for node_file in content.nodes:
         for order, item in enumerate(node_file.questions, 1):
-            question = current.pop(item.qid, None) or Question(qid=item.qid)
+            question = current.pop(item.qid, None)
+            if question is not None and plan.holds("question", item.qid):
+                # Left as the studio has it, and rendered as everything else is.
+                values = {f"{name}_html": cache.html(getattr(question, name)) for name in QUESTION_MARKDOWN}
+                _save_if_changed(question, values, report, "questions")
+                for choice in question.choices.all():
+                    values = {f"{name}_html": cache.html(getattr(choice, name)) for name in ("text", "feedback")}
+                    _save_if_changed(choice, values, report, "choices")
+                continue
+            question = question or Question(qid=item.qid)
             values = {
                 "node_id": nodes[node_file.slug].pk,
                 "kind": item.kind,

@@ -164,7 +164,9 @@ def test_a_changed_file_updates_only_its_lesson_and_a_removed_one_is_deleted(con
 
 
 @pytest.mark.django_db
-def test_an_admin_edit_survives_a_sync_until_its_file_changes(content: Path) -> None:
+def test_an_edit_survives_a_sync_and_a_file_changed_as_well_is_a_conflict_not_an_overwrite(content: Path) -> None:
+    from studio.models import ContentConflict
+
     content_sync(root=content)
     lesson = Lesson.objects.get(node__slug="first")
     lesson.source = "Edited in the admin."
@@ -174,8 +176,15 @@ def test_an_admin_edit_survives_a_sync_until_its_file_changes(content: Path) -> 
     assert "Edited in the admin." in Lesson.objects.get(pk=lesson.pk).html
     path = content / "01-first" / "01-intro.md"
     path.write_text(path.read_text() + "\nMore.\n")
+    report = content_sync(root=content)
+    assert "Edited in the admin." in Lesson.objects.get(pk=lesson.pk).html
+    assert "lesson first/intro (" in str(report)
+    assert "both versions are kept" in str(report)
+    conflict = ContentConflict.objects.get(kind="lesson", key="first/intro", resolved_at=None)
+    assert conflict.file_text.rstrip().endswith("More.")
+    # The same file again reports the same conflict, once.
     content_sync(root=content)
-    assert "Edited in the admin." not in Lesson.objects.get(pk=lesson.pk).html
+    assert ContentConflict.objects.count() == 1
 
 
 @pytest.mark.django_db

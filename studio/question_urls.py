@@ -1,0 +1,3 @@
+"""URLs of the studio's question pages, included in studio/urls.py under the studio namespace."""
+
+urlpatterns: list = []
