@@ -1,0 +1,412 @@
+"""Reads of the cohort pages: an instructor's cohorts, the progress heatmap, question statistics, stuck learners.
+
+Everything about a cohort is read for all its learners at once, in a number of queries that does not grow
+with the cohort: a heatmap of 200 learners costs what one of 2 costs.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Max, QuerySet
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from cohorts import statistics
+from cohorts.models import Cohort, CohortMembership, StageDeadline
+from lessons import question_kinds
+from lessons.course import course_questions, course_snapshot
+from lessons.models import Answer, LearnerProfile, LessonRead, Node, NodeProgress, Question, QuizAttempt
+from sandbox.jobs.registry import job_kind
+from sandbox.models import Job
+
+FAILED_ATTEMPTS_STUCK = 3
+MOST_MISSED_MIN_ANSWERS = 5
+LOW_DISCRIMINATION = 0.2
+
+
+def instructor_cohorts(*, instructor: User) -> QuerySet[Cohort]:
+    """The instructor's own cohorts, newest first, each with `learner_count`."""
+    return Cohort.objects.filter(instructor=instructor).annotate(learner_count=Count("memberships"))
+
+
+def cohort_by_code(*, code: str) -> Cohort | None:
+    """The cohort an invite code names, whatever its expiry; None for a code no cohort has."""
+    return Cohort.objects.filter(invite_code=normalise_code(code)).select_related("instructor").first()
+
+
+def normalise_code(code: str) -> str:
+    """A code as typed: case, spaces and dashes do not matter."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())[:16]
+
+
+def cohort_deadlines(*, cohort: Cohort) -> dict[int, date]:
+    return dict(StageDeadline.objects.filter(cohort=cohort).values_list("node_id", "due"))
+
+
+# --- the heatmap ------------------------------------------------------------------------------
+
+STATES = {
+    "locked": ("Locked", "L"),
+    "open": ("Open", "O"),
+    "quiz_passed": ("Quiz passed", "Q"),
+    "challenge_met": ("Challenge met", "C"),
+    "completed": ("Completed", "✓"),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    state: str
+    label: str
+    abbreviation: str
+
+
+CELLS = {state: Cell(state, label, abbreviation) for state, (label, abbreviation) in STATES.items()}
+
+
+@dataclass
+class LearnerRow:
+    learner_id: int
+    username: str
+    joined_at: datetime
+    cells: list[Cell]
+
+    @property
+    def completed(self) -> int:
+        return sum(cell.state == "completed" for cell in self.cells)
+
+
+@dataclass
+class Heatmap:
+    stages: list[Node]
+    rows: list[LearnerRow]
+    legend: list[Cell] = field(default_factory=lambda: list(CELLS.values()))
+
+    @property
+    def stage_totals(self) -> list[int]:
+        """How many learners completed each stage."""
+        return [sum(row.cells[i].state == "completed" for row in self.rows) for i in range(len(self.stages))]
+
+
+@dataclass(frozen=True)
+class _Progress:
+    started_at: datetime
+    quiz_passed_at: datetime | None
+    challenge_met_at: datetime | None
+    completed_at: datetime | None
+
+    @property
+    def latest(self) -> datetime:
+        return max(t for t in (self.started_at, self.quiz_passed_at, self.challenge_met_at, self.completed_at) if t)
+
+
+def _members(cohort: Cohort) -> list[tuple[int, str, datetime]]:
+    return list(
+        CohortMembership.objects.filter(cohort=cohort)
+        .order_by("learner__username")
+        .values_list("learner_id", "learner__username", "joined_at")
+    )
+
+
+def _progress(cohort: Cohort) -> dict[int, dict[int, _Progress]]:
+    rows: dict[int, dict[int, _Progress]] = defaultdict(dict)
+    fields = ("user_id", "node_id", "started_at", "quiz_passed_at", "challenge_met_at", "completed_at")
+    for user_id, node_id, *times in NodeProgress.objects.filter(user__cohort_memberships__cohort=cohort).values_list(
+        *fields
+    ):
+        rows[user_id][node_id] = _Progress(*times)
+    return rows
+
+
+def _state(node: Node, progress: dict[int, _Progress], completed: set[int], roaming: bool) -> str:
+    row = progress.get(node.pk)
+    if row is not None:
+        if row.completed_at:
+            return "completed"
+        if row.challenge_met_at:
+            return "challenge_met"
+        if row.quiz_passed_at:
+            return "quiz_passed"
+    if roaming or all(p.pk in completed for p in node.prerequisite_list):
+        return "open"
+    return "locked"
+
+
+def _heatmap(members: list[tuple[int, str, datetime]], progress: dict[int, dict[int, _Progress]], roam: set[int]):
+    stages = course_snapshot().nodes
+    rows = []
+    for learner_id, username, joined_at in members:
+        mine = progress.get(learner_id, {})
+        completed = {node_id for node_id, row in mine.items() if row.completed_at}
+        cells = [CELLS[_state(node, mine, completed, learner_id in roam)] for node in stages]
+        rows.append(LearnerRow(learner_id, username, joined_at, cells))
+    return Heatmap(stages=stages, rows=rows)
+
+
+def _roaming(cohort: Cohort) -> set[int]:
+    profiles = LearnerProfile.objects.filter(user__cohort_memberships__cohort=cohort, free_roam=True)
+    return set(profiles.values_list("user_id", flat=True))
+
+
+def cohort_heatmap(*, cohort: Cohort) -> Heatmap:
+    """Each learner's state on each stage, as the learner's map derives it: completed, challenge met or quiz
+    passed from their progress, else open when every prerequisite is completed (or they roam freely), else
+    locked."""
+    return _heatmap(_members(cohort), _progress(cohort), _roaming(cohort))
+
+
+# --- question statistics ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    text_html: str
+    """A wrong choice's rendered text, or a wrong answer given, escaped by the template."""
+    share: float
+    is_choice: bool = True
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.share)
+
+
+@dataclass
+class QuestionStats:
+    question: Question
+    summary: statistics.ItemSummary
+    wrong: list[WrongAnswer]
+    edit_url: str | None
+
+    @property
+    def share_correct(self) -> float | None:
+        return self.summary.share_correct
+
+    @property
+    def percent_correct(self) -> int | None:
+        share = self.summary.share_correct
+        return None if share is None else round(100 * share)
+
+    @property
+    def low_discrimination(self) -> bool:
+        d = self.summary.discrimination
+        return d is not None and d < LOW_DISCRIMINATION
+
+
+def _edit_url(question: Question) -> str | None:
+    try:
+        return reverse("studio:question_edit", args=[question.pk])
+    except NoReverseMatch:  # the studio's question editor is not installed in this build
+        return None
+
+
+def _wrong_answers(question: Question, responses: list[dict], answered: int) -> list[WrongAnswer]:
+    if not answered:
+        return []
+    if question.spec.has_choices:
+        wrong_ids = [c.pk for c in question.choices.all() if not c.correct]
+        picks = (r.get("choices", []) for r in responses)
+        shares = statistics.choice_shares(picks, wrong_ids, answered=answered)
+        texts = {c.pk: c.text_html for c in question.choices.all()}
+        return [WrongAnswer(texts[pk], shares.get(pk, 0.0)) for pk in wrong_ids]
+    counts: dict[str, int] = defaultdict(int)
+    for response in responses:
+        value = response.get("value", response.get("order"))
+        if isinstance(value, bool):
+            text = "True" if value else "False"
+        elif isinstance(value, list):
+            text = " → ".join(map(str, value))
+        else:
+            text = str(value)
+        counts[text] += 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:3]
+    return [WrongAnswer(text, count / answered, is_choice=False) for text, count in ranked]
+
+
+def _question_stats(
+    attempts: dict[int, tuple[int, int]], answers: Iterable[tuple[int, int, bool]], wrong: Iterable[tuple[int, dict]]
+) -> list[QuestionStats]:
+    by_question: dict[int, list[tuple[bool, int, int]]] = defaultdict(list)
+    for attempt_id, question_id, correct in answers:
+        attempt_correct, attempt_graded = attempts[attempt_id]
+        by_question[question_id].append((correct, attempt_correct, attempt_graded))
+    responses: dict[int, list[dict]] = defaultdict(list)
+    for question_id, response in wrong:
+        responses[question_id].append(response)
+    graded = set(question_kinds.GRADED_KINDS)
+    stats = []
+    for question in course_questions(course_snapshot()).values():
+        if question.kind not in graded:
+            continue
+        summary = statistics.item_summary(by_question.get(question.pk, []))
+        wrong_answers = _wrong_answers(question, responses.get(question.pk, []), summary.answered)
+        stats.append(QuestionStats(question, summary, wrong_answers, _edit_url(question)))
+    stats.sort(key=lambda s: (s.question.node.order, s.question.order, s.question.pk))
+    return stats
+
+
+# --- stuck learners and the report ------------------------------------------------------------
+
+
+@dataclass
+class LearnerReport:
+    row: LearnerRow
+    best_percent: list[int | None]
+    last_activity: datetime
+    stuck: list[str]
+
+
+@dataclass
+class CohortReport:
+    cohort: Cohort
+    heatmap: Heatmap
+    learners: list[LearnerReport]
+    questions: list[QuestionStats]
+    deadlines: dict[int, date]
+    finished_attempts: int
+
+    @property
+    def stuck(self) -> list[LearnerReport]:
+        return [learner for learner in self.learners if learner.stuck]
+
+    @property
+    def most_missed(self) -> list[QuestionStats]:
+        missed = [
+            s for s in self.questions if statistics.is_most_missed(s.summary, min_answers=MOST_MISSED_MIN_ANSWERS)
+        ]
+        return sorted(missed, key=lambda s: (s.share_correct, -s.summary.answered))
+
+    @property
+    def stage_deadlines(self) -> list[date | None]:
+        return [self.deadlines.get(stage.pk) for stage in self.heatmap.stages]
+
+
+def _latest(values: dict[int, datetime], user_id: int, candidate: datetime | None) -> None:
+    if candidate is not None and (user_id not in values or candidate > values[user_id]):
+        values[user_id] = candidate
+
+
+def _last_activity(cohort: Cohort, progress: dict[int, dict[int, _Progress]], jobs: list[tuple]) -> dict[int, datetime]:
+    """Each learner's latest lesson read, stage progress, quiz answer or sandbox job."""
+    latest: dict[int, datetime] = {}
+    members = {"user__cohort_memberships__cohort": cohort}
+    for user_id, at in (
+        LessonRead.objects.filter(**members).values("user_id").annotate(at=Max("read_at")).values_list("user_id", "at")
+    ):
+        _latest(latest, user_id, at)
+    answered = (
+        Answer.objects.filter(attempt__user__cohort_memberships__cohort=cohort)
+        .values("attempt__user_id")
+        .annotate(at=Max("answered_at"))
+        .values_list("attempt__user_id", "at")
+    )
+    for user_id, at in answered:
+        _latest(latest, user_id, at)
+    for user_id, rows in progress.items():
+        for row in rows.values():
+            _latest(latest, user_id, row.latest)
+    for owner_id, _kind, _status, created_at, finished_at in jobs:
+        _latest(latest, owner_id, finished_at or created_at)
+    return latest
+
+
+def _failed_quizzes(attempts: list[tuple], titles: dict[int, str]) -> dict[int, list[str]]:
+    """Learners with three or more failed finished attempts at one stage's quiz and no pass since."""
+    trailing: dict[tuple[int, int], int] = defaultdict(int)
+    for _pk, user_id, node_id, _finished_at, passed, _correct, _graded in attempts:  # oldest first
+        trailing[(user_id, node_id)] = 0 if passed else trailing[(user_id, node_id)] + 1
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for (user_id, node_id), failures in sorted(trailing.items()):
+        if failures >= FAILED_ATTEMPTS_STUCK:
+            title = titles.get(node_id, node_id)
+            reasons[user_id].append(f"{failures} failed attempts at the “{title}” quiz, no pass since")
+    return reasons
+
+
+def _failed_jobs(jobs: list[tuple]) -> dict[int, list[str]]:
+    """Learners whose latest sandbox job of some kind failed: a failure they never retried."""
+    latest: dict[tuple[int, str], tuple[str, datetime]] = {}
+    for owner_id, kind, status, created_at, _finished_at in jobs:  # oldest first
+        latest[(owner_id, kind)] = (status, created_at)
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for (owner_id, kind), (status, created_at) in sorted(latest.items()):
+        if status == Job.Status.FAILED:
+            described = job_kind(kind)
+            label = described.label if described else kind
+            reasons[owner_id].append(f"a failed sandbox job ({label}, {created_at:%d %b}) never retried")
+    return reasons
+
+
+def cohort_report(*, cohort: Cohort, now: datetime | None = None) -> CohortReport:
+    """Everything the cohort page and its CSV show, read for all the cohort's learners at once.
+
+    Question statistics count the answers of finished node-quiz attempts only, so that an attempt still
+    under way moves no figure until it is scored; explain-it cards, which learners rate themselves, are left
+    out. A learner is stuck when they show no activity (lesson read, stage progress, quiz answer or sandbox
+    job; joining counts as the first) for the cohort's number of days, when their last three or more attempts
+    at one stage's quiz failed, or when their latest sandbox job of some kind failed.
+    """
+    now = now or timezone.now()
+    members = _members(cohort)
+    progress = _progress(cohort)
+    heatmap = _heatmap(members, progress, _roaming(cohort))
+    finished = QuizAttempt.objects.filter(
+        user__cohort_memberships__cohort=cohort, mode=QuizAttempt.Mode.NODE, finished_at__isnull=False
+    )
+    attempts = list(
+        finished.order_by("finished_at", "pk").values_list(
+            "pk", "user_id", "node_id", "finished_at", "passed", "correct", "graded"
+        )
+    )
+    scored = {pk: (correct, graded) for pk, _u, _n, _f, _p, correct, graded in attempts}
+    answers = Answer.objects.filter(
+        attempt__user__cohort_memberships__cohort=cohort,
+        attempt__mode=QuizAttempt.Mode.NODE,
+        attempt__finished_at__isnull=False,
+        correct__isnull=False,
+    )
+    questions = _question_stats(
+        scored,
+        answers.values_list("attempt_id", "question_id", "correct").iterator(chunk_size=5000),
+        answers.filter(correct=False).values_list("question_id", "response"),
+    )
+    jobs = list(
+        Job.objects.filter(owner__cohort_memberships__cohort=cohort)
+        .order_by("created_at", "pk")
+        .values_list("owner_id", "kind", "status", "created_at", "finished_at")
+    )
+    activity = _last_activity(cohort, progress, jobs)
+    titles = {node.pk: node.title for node in heatmap.stages}
+    failed_quizzes = _failed_quizzes(attempts, titles)
+    failed_jobs = _failed_jobs(jobs)
+    best: dict[tuple[int, int], int] = {}
+    for _pk, user_id, node_id, _f, _p, correct, graded in attempts:
+        if graded:
+            percent = round(100 * correct / graded)
+            best[(user_id, node_id)] = max(percent, best.get((user_id, node_id), 0))
+    idle = timedelta(days=cohort.stuck_after_days)
+    learners = []
+    for row in heatmap.rows:
+        last = max(activity.get(row.learner_id, row.joined_at), row.joined_at)
+        reasons = []
+        if now - last >= idle:
+            reasons.append(f"no progress for {(now - last).days} days (the cohort allows {cohort.stuck_after_days})")
+        reasons += failed_quizzes.get(row.learner_id, []) + failed_jobs.get(row.learner_id, [])
+        learners.append(
+            LearnerReport(
+                row=row,
+                best_percent=[best.get((row.learner_id, stage.pk)) for stage in heatmap.stages],
+                last_activity=last,
+                stuck=reasons,
+            )
+        )
+    return CohortReport(
+        cohort=cohort,
+        heatmap=heatmap,
+        learners=learners,
+        questions=questions,
+        deadlines=cohort_deadlines(cohort=cohort),
+        finished_attempts=len(attempts),
+    )
