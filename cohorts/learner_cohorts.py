@@ -19,6 +19,8 @@ from django.db import connection
 from django.db.models.signals import post_delete, post_save
 
 from cohorts.models import Cohort, CohortMembership, StageDeadline
+from lessons.course import course_snapshot
+from lessons.models import Node
 
 MAX_LEARNERS = 4096
 
@@ -80,6 +82,22 @@ def learner_cohorts(*, user: User) -> list[LearnerCohort]:
                 while len(_kept) > MAX_LEARNERS:
                     _kept.popitem(last=False)
     return cohorts
+
+
+@dataclass(frozen=True)
+class CohortPlan:
+    name: str
+    stages: list[tuple[Node, date]]
+    """The stages with a deadline, in map order, each with its due date."""
+
+
+def learner_cohort_plans(*, user: User) -> list[CohortPlan]:
+    """The learner's cohorts for the map: each name with its stage deadlines in map order."""
+    nodes = course_snapshot().nodes
+    return [
+        CohortPlan(cohort.name, [(node, cohort.deadlines[node.pk]) for node in nodes if node.pk in cohort.deadlines])
+        for cohort in learner_cohorts(user=user)
+    ]
 
 
 def stage_deadlines(*, user: User, node_pk: int) -> list[StageDue]:
