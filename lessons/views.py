@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cohorts import learner_cohorts
 from lessons import selectors, services
 from lessons.course import course_snapshot, fragment
 from lessons.forms import FreeRoamForm
@@ -77,7 +78,8 @@ def lifecycle_map(request: HttpRequest) -> HttpResponse:
         return render_to_string("lessons/partials/map_body.html", context)
 
     body = fragment(course_snapshot(), ("map", standing), render_body)
-    return render(request, "lessons/map.html", {"map_body": mark_safe(body)})
+    cohorts = learner_cohorts.learner_cohort_plans(user=request.user)
+    return render(request, "lessons/map.html", {"map_body": mark_safe(body), "cohorts": cohorts})
 
 
 @login_required
@@ -98,6 +100,8 @@ def node_detail(request: HttpRequest, node_slug: str) -> HttpResponse:
         "lessons": lessons,
         "read_count": sum(item.is_read for item in lessons),
         "standing": selectors.node_standing(user=request.user, node=node),
+        "cohort_names": [cohort.name for cohort in learner_cohorts.learner_cohorts(user=request.user)],
+        "deadlines": learner_cohorts.stage_deadlines(user=request.user, node_pk=node.pk),
     }
     return render(request, "lessons/node.html", context)
 
