@@ -357,7 +357,8 @@ def test_the_csv_has_one_row_per_learner_with_states_scores_and_reasons(
     assert ada["stuck reason"] == ""
     assert grace["1. The first node state"] == "Open"
     assert grace["stuck reason"].startswith("a failed sandbox job")
-    assert ada["last activity"] and ada["joined"]
+    assert ada["last activity"]
+    assert ada["joined"]
 
 
 def test_the_cohort_page_asks_no_more_queries_for_more_learners(
