@@ -4,15 +4,38 @@ Everything about a cohort is read for all its learners at once, in a number of q
 with the cohort: a heatmap of 200 learners costs what one of 2 costs.
 """
 
-from collections import defaultdict
+import hashlib
+import threading
+from array import array
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Max, QuerySet
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html, strip_tags
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 
 from cohorts import statistics
 from cohorts.models import Cohort, CohortMembership, StageDeadline
@@ -63,8 +86,19 @@ class Cell:
     label: str
     abbreviation: str
 
+    @property
+    def html(self) -> SafeString:
+        """The heatmap's cell: its letter for the eye, its label for a screen reader, its colour by class."""
+        return format_html(
+            '<td class="hm hm--{}"><span aria-hidden="true">{}</span><span class="visually-hidden">{}</span></td>',
+            self.state,
+            self.abbreviation,
+            self.label,
+        )
+
 
 CELLS = {state: Cell(state, label, abbreviation) for state, (label, abbreviation) in STATES.items()}
+_CELL_HTML = {state: cell.html for state, cell in CELLS.items()}
 
 
 @dataclass
@@ -77,6 +111,11 @@ class LearnerRow:
     @property
     def completed(self) -> int:
         return sum(cell.state == "completed" for cell in self.cells)
+
+    @property
+    def cells_html(self) -> SafeString:
+        # One string per row: a template loop over every cell resolves three variables for each of thousands.
+        return mark_safe("".join(_CELL_HTML[cell.state] for cell in self.cells))
 
 
 @dataclass
@@ -93,14 +132,9 @@ class Heatmap:
 
 @dataclass(frozen=True)
 class _Progress:
-    started_at: datetime
-    quiz_passed_at: datetime | None
-    challenge_met_at: datetime | None
-    completed_at: datetime | None
-
-    @property
-    def latest(self) -> datetime:
-        return max(t for t in (self.started_at, self.quiz_passed_at, self.challenge_met_at, self.completed_at) if t)
+    quiz_passed: bool
+    challenge_met: bool
+    completed: bool
 
 
 def _members(cohort: Cohort) -> list[tuple[int, str, datetime]]:
@@ -112,23 +146,30 @@ def _members(cohort: Cohort) -> list[tuple[int, str, datetime]]:
 
 
 def _progress(cohort: Cohort) -> dict[int, dict[int, _Progress]]:
+    """Each learner's progress rows by stage, as three flags (the heatmap needs no dates)."""
+
+    def reached(name: str) -> ExpressionWrapper:
+        return ExpressionWrapper(Q(**{f"{name}__isnull": False}), output_field=BooleanField())
+
     rows: dict[int, dict[int, _Progress]] = defaultdict(dict)
-    fields = ("user_id", "node_id", "started_at", "quiz_passed_at", "challenge_met_at", "completed_at")
-    for user_id, node_id, *times in NodeProgress.objects.filter(user__cohort_memberships__cohort=cohort).values_list(
-        *fields
-    ):
-        rows[user_id][node_id] = _Progress(*times)
+    progress = (
+        NodeProgress.objects.filter(user__cohort_memberships__cohort=cohort)
+        .annotate(q=reached("quiz_passed_at"), c=reached("challenge_met_at"), d=reached("completed_at"))
+        .values_list("user_id", "node_id", "q", "c", "d")
+    )
+    for user_id, node_id, quiz_passed, challenge_met, completed in progress:
+        rows[user_id][node_id] = _Progress(bool(quiz_passed), bool(challenge_met), bool(completed))
     return rows
 
 
 def _state(node: Node, progress: dict[int, _Progress], completed: set[int], roaming: bool) -> str:
     row = progress.get(node.pk)
     if row is not None:
-        if row.completed_at:
+        if row.completed:
             return "completed"
-        if row.challenge_met_at:
+        if row.challenge_met:
             return "challenge_met"
-        if row.quiz_passed_at:
+        if row.quiz_passed:
             return "quiz_passed"
     if roaming or all(p.pk in completed for p in node.prerequisite_list):
         return "open"
@@ -140,7 +181,7 @@ def _heatmap(members: list[tuple[int, str, datetime]], progress: dict[int, dict[
     rows = []
     for learner_id, username, joined_at in members:
         mine = progress.get(learner_id, {})
-        completed = {node_id for node_id, row in mine.items() if row.completed_at}
+        completed = {node_id for node_id, row in mine.items() if row.completed}
         cells = [CELLS[_state(node, mine, completed, learner_id in roam)] for node in stages]
         rows.append(LearnerRow(learner_id, username, joined_at, cells))
     return Heatmap(stages=stages, rows=rows)
@@ -172,6 +213,16 @@ class WrongAnswer:
     def percent(self) -> int:
         return round(100 * self.share)
 
+    @property
+    def text(self) -> str:
+        return plain_text(self.text_html, 60) if self.is_choice else Truncator(self.text_html).chars(60)
+
+
+@lru_cache(maxsize=8192)
+def plain_text(html: str, length: int) -> str:
+    """Rendered Markdown as plain text cut to `length` characters, kept: the same prompts every page load."""
+    return Truncator(strip_tags(html)).chars(length)
+
 
 @dataclass
 class QuestionStats:
@@ -183,6 +234,10 @@ class QuestionStats:
     @property
     def share_correct(self) -> float | None:
         return self.summary.share_correct
+
+    @property
+    def prompt_text(self) -> str:
+        return plain_text(self.question.prompt_html, 100)
 
     @property
     def percent_correct(self) -> int | None:
@@ -202,17 +257,18 @@ def _edit_url(question: Question) -> str | None:
         return None
 
 
-def _wrong_answers(question: Question, responses: list[dict], answered: int) -> list[WrongAnswer]:
+def _wrong_answers(question: Question, responses: list[tuple[dict, int]], answered: int) -> list[WrongAnswer]:
+    """Each wrong choice's share of the answers, or for other kinds the three wrong answers given most."""
     if not answered:
         return []
     if question.spec.has_choices:
         wrong_ids = [c.pk for c in question.choices.all() if not c.correct]
-        picks = (r.get("choices", []) for r in responses)
+        picks = (response.get("choices", []) for response, count in responses for _ in range(count))
         shares = statistics.choice_shares(picks, wrong_ids, answered=answered)
         texts = {c.pk: c.text_html for c in question.choices.all()}
         return [WrongAnswer(texts[pk], shares.get(pk, 0.0)) for pk in wrong_ids]
     counts: dict[str, int] = defaultdict(int)
-    for response in responses:
+    for response, count in responses:
         value = response.get("value", response.get("order"))
         if isinstance(value, bool):
             text = "True" if value else "False"
@@ -220,27 +276,99 @@ def _wrong_answers(question: Question, responses: list[dict], answered: int) -> 
             text = " → ".join(map(str, value))
         else:
             text = str(value)
-        counts[text] += 1
+        counts[text] += count
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:3]
     return [WrongAnswer(text, count / answered, is_choice=False) for text, count in ranked]
 
 
+def _answer_sums(answers: QuerySet[Answer]) -> dict[int, tuple[int, int, statistics.PairSums]]:
+    """Per question: answers, correct ones, and the (item, rest of the attempt) sums of the attempts of more
+    than one graded question, added up by the database instead of fetching every answer."""
+    x = Case(When(correct=True, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
+    paired = Q(attempt__graded__gt=1)
+    rest = (Cast("attempt__correct", FloatField()) - x) / Cast(F("attempt__graded") - 1, FloatField())
+
+    def paired_sum(expression: object) -> Sum:
+        return Sum(Case(When(paired, then=expression), default=Value(0.0), output_field=FloatField()))
+
+    rows = (
+        answers.values("question_id")
+        .annotate(
+            answered=Count("pk"),
+            right=Sum(Case(When(correct=True, then=Value(1)), default=Value(0), output_field=IntegerField())),
+            n=Sum(Case(When(paired, then=Value(1)), default=Value(0), output_field=IntegerField())),
+            sum_x=paired_sum(x),
+            sum_y=paired_sum(rest),
+            sum_yy=paired_sum(rest * rest),
+            sum_xy=paired_sum(x * rest),
+        )
+        .values_list("question_id", "answered", "right", "n", "sum_x", "sum_y", "sum_yy", "sum_xy")
+    )
+    return {
+        question_id: (answered, right, statistics.PairSums(n, sx, sy, syy, sxy))
+        for question_id, answered, right, n, sx, sy, syy, sxy in rows
+    }
+
+
+_figures_lock = threading.Lock()
+_figures: OrderedDict[tuple, tuple[dict[int, tuple[int, int, statistics.PairSums]], list[tuple[int, dict, int]]]] = (
+    OrderedDict()
+)
+MAX_FIGURES = 64
+
+
+def _finished_answer_figures(
+    cohort: Cohort, attempt_pks: list[int]
+) -> tuple[dict[int, tuple[int, int, statistics.PairSums]], list[tuple[int, dict, int]]]:
+    """The answer sums and the wrong answers counted over these finished attempts, kept per process.
+
+    A finished attempt's answers never change (an answer to it is refused), so the same set of finished
+    attempts always adds up to the same figures: they are read again only when an attempt finishes, a learner
+    joins or leaves. Reading them costs most of the page (every answer of the cohort, joined to its attempt).
+    """
+    digest = hashlib.blake2b(array("q", sorted(attempt_pks)).tobytes(), digest_size=16).hexdigest()
+    key = (cohort.pk, cohort.created_at, len(attempt_pks), digest)
+    with _figures_lock:
+        kept = _figures.get(key)
+        if kept is not None:
+            _figures.move_to_end(key)
+            return kept
+    figures: tuple = ({}, [])
+    if attempt_pks:
+        # The same attempts as the caller's, by the same filter: an attempt finishing between the two reads is
+        # counted here a moment early, and its pk changes the key of the next read.
+        answers = Answer.objects.filter(
+            attempt__user__cohort_memberships__cohort=cohort,
+            attempt__mode=QuizAttempt.Mode.NODE,
+            attempt__finished_at__isnull=False,
+            correct__isnull=False,
+        )
+        # Identical wrong answers are counted by the database: a few hundred distinct responses to decode,
+        # not every wrong answer of the cohort.
+        wrong = answers.filter(correct=False).values("question_id", "response").annotate(count=Count("pk"))
+        figures = (_answer_sums(answers), list(wrong.values_list("question_id", "response", "count")))
+    if not connection.in_atomic_block:
+        with _figures_lock:
+            _figures[key] = figures
+            while len(_figures) > MAX_FIGURES:
+                _figures.popitem(last=False)
+    return figures
+
+
 def _question_stats(
-    attempts: dict[int, tuple[int, int]], answers: Iterable[tuple[int, int, bool]], wrong: Iterable[tuple[int, dict]]
+    sums: dict[int, tuple[int, int, statistics.PairSums]], wrong: Iterable[tuple[int, dict, int]]
 ) -> list[QuestionStats]:
-    by_question: dict[int, list[tuple[bool, int, int]]] = defaultdict(list)
-    for attempt_id, question_id, correct in answers:
-        attempt_correct, attempt_graded = attempts[attempt_id]
-        by_question[question_id].append((correct, attempt_correct, attempt_graded))
-    responses: dict[int, list[dict]] = defaultdict(list)
-    for question_id, response in wrong:
-        responses[question_id].append(response)
+    responses: dict[int, list[tuple[dict, int]]] = defaultdict(list)
+    for question_id, response, count in wrong:
+        responses[question_id].append((response, count))
     graded = set(question_kinds.GRADED_KINDS)
+    empty = (0, 0, statistics.PairSums())
     stats = []
     for question in course_questions(course_snapshot()).values():
         if question.kind not in graded:
             continue
-        summary = statistics.item_summary(by_question.get(question.pk, []))
+        answered, right, pairs = sums.get(question.pk, empty)
+        summary = statistics.summary_from_sums(answered=answered, correct=right, sums=pairs)
         wrong_answers = _wrong_answers(question, responses.get(question.pk, []), summary.answered)
         stats.append(QuestionStats(question, summary, wrong_answers, _edit_url(question)))
     stats.sort(key=lambda s: (s.question.node.order, s.question.order, s.question.pk))
@@ -288,25 +416,31 @@ def _latest(values: dict[int, datetime], user_id: int, candidate: datetime | Non
         values[user_id] = candidate
 
 
-def _last_activity(cohort: Cohort, progress: dict[int, dict[int, _Progress]], jobs: list[tuple]) -> dict[int, datetime]:
+def _last_activity(cohort: Cohort, jobs: list[tuple]) -> dict[int, datetime]:
     """Each learner's latest lesson read, stage progress, quiz answer or sandbox job."""
     latest: dict[int, datetime] = {}
     members = {"user__cohort_memberships__cohort": cohort}
-    for user_id, at in (
-        LessonRead.objects.filter(**members).values("user_id").annotate(at=Max("read_at")).values_list("user_id", "at")
-    ):
+    reads = LessonRead.objects.filter(**members).values("user_id").annotate(at=Max("read_at"))
+    for user_id, at in reads.values_list("user_id", "at"):
         _latest(latest, user_id, at)
+    # A finished attempt's last answer is no later than its finish, so only answers of attempts still open
+    # are read here; finished ones count by `finished_at`, from the attempts the report reads anyway.
     answered = (
-        Answer.objects.filter(attempt__user__cohort_memberships__cohort=cohort)
+        Answer.objects.filter(attempt__user__cohort_memberships__cohort=cohort, attempt__finished_at__isnull=True)
         .values("attempt__user_id")
         .annotate(at=Max("answered_at"))
         .values_list("attempt__user_id", "at")
     )
     for user_id, at in answered:
         _latest(latest, user_id, at)
-    for user_id, rows in progress.items():
-        for row in rows.values():
-            _latest(latest, user_id, row.latest)
+    finished = QuizAttempt.objects.filter(**members, finished_at__isnull=False).values("user_id")
+    for user_id, at in finished.annotate(at=Max("finished_at")).values_list("user_id", "at"):
+        _latest(latest, user_id, at)
+    moments = ("started_at", "quiz_passed_at", "challenge_met_at", "completed_at")
+    progress = NodeProgress.objects.filter(**members).values("user_id").annotate(**{f: Max(f) for f in moments})
+    for user_id, *times in progress.values_list("user_id", *moments):
+        for at in times:
+            _latest(latest, user_id, at)
     for owner_id, _kind, _status, created_at, finished_at in jobs:
         _latest(latest, owner_id, finished_at or created_at)
     return latest
@@ -315,7 +449,7 @@ def _last_activity(cohort: Cohort, progress: dict[int, dict[int, _Progress]], jo
 def _failed_quizzes(attempts: list[tuple], titles: dict[int, str]) -> dict[int, list[str]]:
     """Learners with three or more failed finished attempts at one stage's quiz and no pass since."""
     trailing: dict[tuple[int, int], int] = defaultdict(int)
-    for _pk, user_id, node_id, _finished_at, passed, _correct, _graded in attempts:  # oldest first
+    for _pk, user_id, node_id, passed, _correct, _graded in attempts:  # oldest first
         trailing[(user_id, node_id)] = 0 if passed else trailing[(user_id, node_id)] + 1
     reasons: dict[int, list[str]] = defaultdict(list)
     for (user_id, node_id), failures in sorted(trailing.items()):
@@ -356,33 +490,21 @@ def cohort_report(*, cohort: Cohort, now: datetime | None = None) -> CohortRepor
         user__cohort_memberships__cohort=cohort, mode=QuizAttempt.Mode.NODE, finished_at__isnull=False
     )
     attempts = list(
-        finished.order_by("finished_at", "pk").values_list(
-            "pk", "user_id", "node_id", "finished_at", "passed", "correct", "graded"
-        )
+        finished.order_by("finished_at", "pk").values_list("pk", "user_id", "node_id", "passed", "correct", "graded")
     )
-    scored = {pk: (correct, graded) for pk, _u, _n, _f, _p, correct, graded in attempts}
-    answers = Answer.objects.filter(
-        attempt__user__cohort_memberships__cohort=cohort,
-        attempt__mode=QuizAttempt.Mode.NODE,
-        attempt__finished_at__isnull=False,
-        correct__isnull=False,
-    )
-    questions = _question_stats(
-        scored,
-        answers.values_list("attempt_id", "question_id", "correct").iterator(chunk_size=5000),
-        answers.filter(correct=False).values_list("question_id", "response"),
-    )
+    sums, wrong = _finished_answer_figures(cohort, [attempt[0] for attempt in attempts])
+    questions = _question_stats(sums, wrong)
     jobs = list(
         Job.objects.filter(owner__cohort_memberships__cohort=cohort)
         .order_by("created_at", "pk")
         .values_list("owner_id", "kind", "status", "created_at", "finished_at")
     )
-    activity = _last_activity(cohort, progress, jobs)
+    activity = _last_activity(cohort, jobs)
     titles = {node.pk: node.title for node in heatmap.stages}
     failed_quizzes = _failed_quizzes(attempts, titles)
     failed_jobs = _failed_jobs(jobs)
     best: dict[tuple[int, int], int] = {}
-    for _pk, user_id, node_id, _f, _p, correct, graded in attempts:
+    for _pk, user_id, node_id, _passed, correct, graded in attempts:
         if graded:
             percent = round(100 * correct / graded)
             best[(user_id, node_id)] = max(percent, best.get((user_id, node_id), 0))

@@ -36,6 +36,41 @@ def rest_score(*, attempt_correct: int, attempt_graded: int, item_correct: bool)
 
 
 @dataclass(frozen=True)
+class PairSums:
+    """The sums Pearson's r needs over (item, rest) pairs: what a database can add up for every item at once."""
+
+    n: int = 0
+    sum_x: float = 0.0
+    sum_y: float = 0.0
+    sum_yy: float = 0.0
+    sum_xy: float = 0.0
+    """x is 0 or 1, so the sum of its squares is `sum_x`."""
+
+
+def pair_sums(item: Sequence[int], rest: Sequence[float]) -> PairSums:
+    return PairSums(
+        n=len(item),
+        sum_x=float(sum(item)),
+        sum_y=float(sum(rest)),
+        sum_yy=float(sum(y * y for y in rest)),
+        sum_xy=float(sum(x * y for x, y in zip(item, rest, strict=True))),
+    )
+
+
+def point_biserial_from_sums(sums: PairSums) -> float | None:
+    """`point_biserial` from the pairs' sums; None when either side does not vary or fewer than 2 pairs."""
+    n = sums.n
+    if n < 2:
+        return None
+    sxx = n * sums.sum_x - sums.sum_x**2
+    syy = n * sums.sum_yy - sums.sum_y**2
+    # Relative to the scale of the sums, so that rounding in a constant score is not taken for variation.
+    if sxx <= 0 or syy <= 1e-12 * max(1.0, n * sums.sum_yy):
+        return None
+    return (n * sums.sum_xy - sums.sum_x * sums.sum_y) / math.sqrt(sxx * syy)
+
+
+@dataclass(frozen=True)
 class ItemSummary:
     answered: int
     correct: int
@@ -46,6 +81,10 @@ class ItemSummary:
     @property
     def share_correct(self) -> float | None:
         return self.correct / self.answered if self.answered else None
+
+
+def summary_from_sums(*, answered: int, correct: int, sums: PairSums) -> ItemSummary:
+    return ItemSummary(answered, correct, point_biserial_from_sums(sums), sums.n)
 
 
 def item_summary(answers: Iterable[tuple[bool, int, int]]) -> ItemSummary:

@@ -76,3 +76,29 @@ def test_the_statistics_module_loads_without_django() -> None:
     code = "import sys, cohorts.statistics; print('django' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_sums_give_the_same_correlation_as_the_pairs() -> None:
+    item = [1, 0, 1, 1, 0, 1, 0, 0, 1, 1]
+    rest = [0.9, 0.4, 0.7, 0.8, 0.5, 0.6, 0.3, 0.6, 1.0, 0.5]
+    sums = statistics.pair_sums(item, rest)
+    assert statistics.point_biserial_from_sums(sums) == pytest.approx(statistics.point_biserial(item, rest))
+    assert statistics.point_biserial_from_sums(statistics.pair_sums([1, 1, 0, 0], [1.0, 0.5, 0.5, 0.0])) == (
+        pytest.approx(1 / math.sqrt(2))
+    )
+
+
+@pytest.mark.parametrize(("item", "rest"), [([1], [0.5]), ([1, 1, 1], [0.1, 0.5, 0.9]), ([0, 1, 0], [0.3] * 3)])
+def test_the_sums_are_undefined_where_the_pairs_are(item: list[int], rest: list[float]) -> None:
+    assert statistics.point_biserial_from_sums(statistics.pair_sums(item, rest)) is None
+    assert statistics.point_biserial_from_sums(statistics.PairSums()) is None
+
+
+def test_summary_from_sums_matches_the_summary_of_the_answers() -> None:
+    answers = [(True, 3, 3), (True, 2, 3), (False, 1, 3), (False, 0, 3), (True, 1, 1)]
+    direct = statistics.item_summary(answers)
+    paired = [(int(r), (c - r) / (g - 1)) for r, c, g in answers if g > 1]
+    sums = statistics.pair_sums([x for x, _ in paired], [y for _, y in paired])
+    via_sums = statistics.summary_from_sums(answered=5, correct=3, sums=sums)
+    assert (via_sums.answered, via_sums.correct, via_sums.discrimination_pairs) == (5, 3, 4)
+    assert via_sums.discrimination == pytest.approx(direct.discrimination)
