@@ -15,6 +15,7 @@ FLAGS = {
     "serving.py": "--duration",
     "drift.py": "--runs",
     "monitoring_dashboard.py": "--renders",
+    "cohort_page.py": "--renders",
 }
 
 
