@@ -4,11 +4,9 @@ Everything about a cohort is read for all its learners at once, in a number of q
 with the cohort: a heatmap of 200 learners costs what one of 2 costs.
 """
 
-import hashlib
+import json
 import threading
-from array import array
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -281,7 +279,13 @@ def _wrong_answers(question: Question, responses: list[tuple[dict, int]], answer
     return [WrongAnswer(text, count / answered, is_choice=False) for text, count in ranked]
 
 
-def _answer_sums(answers: QuerySet[Answer]) -> dict[int, tuple[int, int, statistics.PairSums]]:
+Sums = dict[int, tuple[int, int, statistics.PairSums]]
+"""Per question: answers, correct answers, and the discrimination's sums."""
+WrongCounts = dict[tuple[int, str], tuple[dict, int]]
+"""Per question and wrong response (as JSON text): the response and how many gave it."""
+
+
+def _answer_sums(answers: QuerySet[Answer]) -> Sums:
     """Per question: answers, correct ones, and the (item, rest of the attempt) sums of the attempts of more
     than one graded question, added up by the database instead of fetching every answer."""
     x = Case(When(correct=True, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
@@ -310,56 +314,88 @@ def _answer_sums(answers: QuerySet[Answer]) -> dict[int, tuple[int, int, statist
     }
 
 
+@dataclass(frozen=True)
+class _AnswerFigures:
+    attempts: frozenset[int]
+    sums: Sums
+    wrong: WrongCounts
+
+    def plus(self, attempts: frozenset[int], sums: Sums, wrong: WrongCounts) -> "_AnswerFigures":
+        """These figures with those of more attempts added: every figure is a sum over attempts."""
+        added = dict(self.sums)
+        for pk, (answered, right, pairs) in sums.items():
+            was = added.get(pk, (0, 0, statistics.PairSums()))
+            added[pk] = (was[0] + answered, was[1] + right, was[2] + pairs)
+        counted = dict(self.wrong)
+        for key, (response, count) in wrong.items():
+            counted[key] = (response, counted.get(key, (response, 0))[1] + count)
+        return _AnswerFigures(self.attempts | attempts, added, counted)
+
+
 _figures_lock = threading.Lock()
-_figures: OrderedDict[tuple, tuple[dict[int, tuple[int, int, statistics.PairSums]], list[tuple[int, dict, int]]]] = (
-    OrderedDict()
-)
+_figures: OrderedDict[tuple, _AnswerFigures] = OrderedDict()
 MAX_FIGURES = 64
+MAX_NEW_ATTEMPTS = 500
+"""More attempts finished than this since the figures were kept, and they are read whole again."""
 
 
-def _finished_answer_figures(
-    cohort: Cohort, attempt_pks: list[int]
-) -> tuple[dict[int, tuple[int, int, statistics.PairSums]], list[tuple[int, dict, int]]]:
+def _read_figures(answers: QuerySet[Answer]) -> tuple[Sums, WrongCounts]:
+    # Identical wrong answers are counted by the database: a few hundred distinct responses to decode, not
+    # every wrong answer of the cohort.
+    wrong = answers.filter(correct=False).values("question_id", "response").annotate(count=Count("pk"))
+    counts = {
+        (question_id, json.dumps(response, sort_keys=True)): (response, count)
+        for question_id, response, count in wrong.values_list("question_id", "response", "count")
+    }
+    return _answer_sums(answers), counts
+
+
+def _finished_attempts(cohort: Cohort) -> QuerySet[QuizAttempt]:
+    return QuizAttempt.objects.filter(
+        user__cohort_memberships__cohort=cohort, mode=QuizAttempt.Mode.NODE, finished_at__isnull=False
+    )
+
+
+def _finished_answer_figures(cohort: Cohort, attempt_pks: list[int]) -> _AnswerFigures:
     """The answer sums and the wrong answers counted over these finished attempts, kept per process.
 
-    A finished attempt's answers never change (an answer to it is refused), so the same set of finished
-    attempts always adds up to the same figures: they are read again only when an attempt finishes, a learner
-    joins or leaves. Reading them costs most of the page (every answer of the cohort, joined to its attempt).
+    A finished attempt's answers never change (an answer to it is refused), so figures kept for a set of
+    attempts stay right: when more attempts finish, only their answers are read and added. Reading every
+    answer of the cohort (joined to its attempt) costs most of the page; that is done for a cohort's first
+    load in a process, after a learner left, or after many attempts at once.
     """
-    digest = hashlib.blake2b(array("q", sorted(attempt_pks)).tobytes(), digest_size=16).hexdigest()
-    key = (cohort.pk, cohort.created_at, len(attempt_pks), digest)
+    key = (cohort.pk, cohort.created_at)
+    current = frozenset(attempt_pks)
     with _figures_lock:
         kept = _figures.get(key)
-        if kept is not None:
-            _figures.move_to_end(key)
-            return kept
-    figures: tuple = ({}, [])
-    if attempt_pks:
-        # The same attempts as the caller's, by the same filter: an attempt finishing between the two reads is
-        # counted here a moment early, and its pk changes the key of the next read.
+    if kept is not None and kept.attempts == current:
+        return kept
+    if kept is not None and kept.attempts <= current and len(current - kept.attempts) <= MAX_NEW_ATTEMPTS:
+        new = current - kept.attempts
+        figures = kept.plus(new, *_read_figures(Answer.objects.filter(attempt_id__in=new, correct__isnull=False)))
+        exact = True
+    else:
         answers = Answer.objects.filter(
             attempt__user__cohort_memberships__cohort=cohort,
             attempt__mode=QuizAttempt.Mode.NODE,
             attempt__finished_at__isnull=False,
             correct__isnull=False,
         )
-        # Identical wrong answers are counted by the database: a few hundred distinct responses to decode,
-        # not every wrong answer of the cohort.
-        wrong = answers.filter(correct=False).values("question_id", "response").annotate(count=Count("pk"))
-        figures = (_answer_sums(answers), list(wrong.values_list("question_id", "response", "count")))
-    if not connection.in_atomic_block:
+        figures = _AnswerFigures(current, *_read_figures(answers))
+        # Kept only if the read covered exactly these attempts: none finished, left or joined meanwhile.
+        exact = frozenset(_finished_attempts(cohort).values_list("pk", flat=True)) == current
+    if exact and not connection.in_atomic_block:
         with _figures_lock:
             _figures[key] = figures
+            _figures.move_to_end(key)
             while len(_figures) > MAX_FIGURES:
                 _figures.popitem(last=False)
     return figures
 
 
-def _question_stats(
-    sums: dict[int, tuple[int, int, statistics.PairSums]], wrong: Iterable[tuple[int, dict, int]]
-) -> list[QuestionStats]:
+def _question_stats(sums: Sums, wrong: WrongCounts) -> list[QuestionStats]:
     responses: dict[int, list[tuple[dict, int]]] = defaultdict(list)
-    for question_id, response, count in wrong:
+    for (question_id, _text), (response, count) in wrong.items():
         responses[question_id].append((response, count))
     graded = set(question_kinds.GRADED_KINDS)
     empty = (0, 0, statistics.PairSums())
@@ -486,14 +522,13 @@ def cohort_report(*, cohort: Cohort, now: datetime | None = None) -> CohortRepor
     members = _members(cohort)
     progress = _progress(cohort)
     heatmap = _heatmap(members, progress, _roaming(cohort))
-    finished = QuizAttempt.objects.filter(
-        user__cohort_memberships__cohort=cohort, mode=QuizAttempt.Mode.NODE, finished_at__isnull=False
-    )
     attempts = list(
-        finished.order_by("finished_at", "pk").values_list("pk", "user_id", "node_id", "passed", "correct", "graded")
+        _finished_attempts(cohort)
+        .order_by("finished_at", "pk")
+        .values_list("pk", "user_id", "node_id", "passed", "correct", "graded")
     )
-    sums, wrong = _finished_answer_figures(cohort, [attempt[0] for attempt in attempts])
-    questions = _question_stats(sums, wrong)
+    figures = _finished_answer_figures(cohort, [attempt[0] for attempt in attempts])
+    questions = _question_stats(figures.sums, figures.wrong)
     jobs = list(
         Job.objects.filter(owner__cohort_memberships__cohort=cohort)
         .order_by("created_at", "pk")

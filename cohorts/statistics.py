@@ -46,6 +46,15 @@ class PairSums:
     sum_xy: float = 0.0
     """x is 0 or 1, so the sum of its squares is `sum_x`."""
 
+    def __add__(self, other: "PairSums") -> "PairSums":
+        return PairSums(
+            self.n + other.n,
+            self.sum_x + other.sum_x,
+            self.sum_y + other.sum_y,
+            self.sum_yy + other.sum_yy,
+            self.sum_xy + other.sum_xy,
+        )
+
 
 def pair_sums(item: Sequence[int], rest: Sequence[float]) -> PairSums:
     return PairSums(

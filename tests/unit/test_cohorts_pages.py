@@ -387,3 +387,30 @@ def test_the_cohort_page_asks_no_more_queries_for_more_learners(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = instructor_client.get(url)
     assert response.content.decode().count('<th scope="row">q') == 22
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kept_statistics_add_attempts_finished_since_and_drop_a_learner_who_left(
+    cohort: Cohort, django_user_model: type
+) -> None:
+    first = Node.objects.get(slug="first")
+    single, numeric = Question.objects.get(qid="first-single"), Question.objects.get(qid="first-numeric")
+    users = [django_user_model.objects.create_user(username=f"k{n}") for n in range(3)]
+    for user in users:
+        CohortMembership.objects.create(cohort=cohort, learner=user)
+    _finished_attempt(users[0], first, {single: True, numeric: True})
+    _finished_attempt(users[1], first, {single: False, numeric: False})
+
+    def figures() -> dict[str, tuple]:
+        stats = {s.question.qid: s for s in selectors.cohort_report(cohort=cohort).questions}
+        return {qid: (s.summary.answered, s.summary.correct, s.summary.discrimination) for qid, s in stats.items()}
+
+    assert figures()["first-single"][:2] == (2, 1)
+    assert selectors._figures, "kept outside a transaction"
+    _finished_attempt(users[2], first, {single: True, numeric: False})
+    kept = figures()
+    selectors._figures.clear()
+    assert kept == figures()
+    assert kept["first-single"][:2] == (3, 2)
+    CohortMembership.objects.filter(learner=users[0]).delete()
+    assert figures()["first-single"][:2] == (2, 1)
