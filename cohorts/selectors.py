@@ -15,20 +15,12 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import (
     BooleanField,
-    Case,
     Count,
     ExpressionWrapper,
-    F,
-    FloatField,
-    IntegerField,
     Max,
     Q,
     QuerySet,
-    Sum,
-    Value,
-    When,
 )
-from django.db.models.functions import Cast
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, strip_tags
@@ -46,6 +38,7 @@ from sandbox.models import Job
 FAILED_ATTEMPTS_STUCK = 3
 MOST_MISSED_MIN_ANSWERS = 5
 LOW_DISCRIMINATION = 0.2
+NO_ANSWERS = statistics.ItemSummary(answered=0, correct=0, discrimination=None, discrimination_pairs=0)
 
 
 def instructor_cohorts(*, instructor: User) -> QuerySet[Cohort]:
@@ -279,53 +272,45 @@ def _wrong_answers(question: Question, responses: list[tuple[dict, int]], answer
     return [WrongAnswer(text, count / answered, is_choice=False) for text, count in ranked]
 
 
-Sums = dict[int, tuple[int, int, statistics.PairSums]]
-"""Per question: answers, correct answers, and the discrimination's sums."""
+Groups = dict[int, dict[tuple[bool, int, int], int]]
+"""Per question: how many answers there are of each (correct, the attempt's correct, the attempt's graded)."""
 WrongCounts = dict[tuple[int, str], tuple[dict, int]]
 """Per question and wrong response (as JSON text): the response and how many gave it."""
 
 
-def _answer_sums(answers: QuerySet[Answer]) -> Sums:
-    """Per question: answers, correct ones, and the (item, rest of the attempt) sums of the attempts of more
-    than one graded question, added up by the database instead of fetching every answer."""
-    x = Case(When(correct=True, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
-    paired = Q(attempt__graded__gt=1)
-    rest = (Cast("attempt__correct", FloatField()) - x) / Cast(F("attempt__graded") - 1, FloatField())
-
-    def paired_sum(expression: object) -> Sum:
-        return Sum(Case(When(paired, then=expression), default=Value(0.0), output_field=FloatField()))
-
-    rows = (
-        answers.values("question_id")
-        .annotate(
-            answered=Count("pk"),
-            right=Sum(Case(When(correct=True, then=Value(1)), default=Value(0), output_field=IntegerField())),
-            n=Sum(Case(When(paired, then=Value(1)), default=Value(0), output_field=IntegerField())),
-            sum_x=paired_sum(x),
-            sum_y=paired_sum(rest),
-            sum_yy=paired_sum(rest * rest),
-            sum_xy=paired_sum(x * rest),
-        )
-        .values_list("question_id", "answered", "right", "n", "sum_x", "sum_y", "sum_yy", "sum_xy")
-    )
-    return {
-        question_id: (answered, right, statistics.PairSums(n, sx, sy, syy, sxy))
-        for question_id, answered, right, n, sx, sy, syy, sxy in rows
-    }
+def _answer_groups(answers: QuerySet[Answer]) -> Groups:
+    """The answers counted by question, rightness and their attempt's score: a few thousand rows for the whole
+    cohort, from which each question's share correct and discrimination follow exactly (cohorts.statistics)."""
+    keys = ("question_id", "correct", "attempt__correct", "attempt__graded")
+    groups: Groups = defaultdict(dict)
+    for question_id, correct, attempt_correct, graded, count in (
+        answers.values(*keys).annotate(count=Count("pk")).values_list(*keys, "count")
+    ):
+        groups[question_id][(bool(correct), attempt_correct, graded)] = count
+    return groups
 
 
 @dataclass(frozen=True)
 class _AnswerFigures:
     attempts: frozenset[int]
-    sums: Sums
+    groups: Groups
     wrong: WrongCounts
+    summaries: dict[int, statistics.ItemSummary] = field(init=False, compare=False)
 
-    def plus(self, attempts: frozenset[int], sums: Sums, wrong: WrongCounts) -> "_AnswerFigures":
-        """These figures with those of more attempts added: every figure is a sum over attempts."""
-        added = dict(self.sums)
-        for pk, (answered, right, pairs) in sums.items():
-            was = added.get(pk, (0, 0, statistics.PairSums()))
-            added[pk] = (was[0] + answered, was[1] + right, was[2] + pairs)
+    def __post_init__(self) -> None:
+        summaries = {
+            pk: statistics.summary_from_groups((*key, count) for key, count in counts.items())
+            for pk, counts in self.groups.items()
+        }
+        object.__setattr__(self, "summaries", summaries)
+
+    def plus(self, attempts: frozenset[int], groups: Groups, wrong: WrongCounts) -> "_AnswerFigures":
+        """These figures with those of more attempts added: every figure is a count over attempts."""
+        added = {pk: dict(counts) for pk, counts in self.groups.items()}
+        for pk, counts in groups.items():
+            mine = added.setdefault(pk, {})
+            for key, count in counts.items():
+                mine[key] = mine.get(key, 0) + count
         counted = dict(self.wrong)
         for key, (response, count) in wrong.items():
             counted[key] = (response, counted.get(key, (response, 0))[1] + count)
@@ -339,7 +324,7 @@ MAX_NEW_ATTEMPTS = 500
 """More attempts finished than this since the figures were kept, and they are read whole again."""
 
 
-def _read_figures(answers: QuerySet[Answer]) -> tuple[Sums, WrongCounts]:
+def _read_figures(answers: QuerySet[Answer]) -> tuple[Groups, WrongCounts]:
     # Identical wrong answers are counted by the database: a few hundred distinct responses to decode, not
     # every wrong answer of the cohort.
     wrong = answers.filter(correct=False).values("question_id", "response").annotate(count=Count("pk"))
@@ -347,7 +332,7 @@ def _read_figures(answers: QuerySet[Answer]) -> tuple[Sums, WrongCounts]:
         (question_id, json.dumps(response, sort_keys=True)): (response, count)
         for question_id, response, count in wrong.values_list("question_id", "response", "count")
     }
-    return _answer_sums(answers), counts
+    return _answer_groups(answers), counts
 
 
 def _finished_attempts(cohort: Cohort) -> QuerySet[QuizAttempt]:
@@ -393,18 +378,16 @@ def _finished_answer_figures(cohort: Cohort, attempt_pks: list[int]) -> _AnswerF
     return figures
 
 
-def _question_stats(sums: Sums, wrong: WrongCounts) -> list[QuestionStats]:
+def _question_stats(summaries: dict[int, statistics.ItemSummary], wrong: WrongCounts) -> list[QuestionStats]:
     responses: dict[int, list[tuple[dict, int]]] = defaultdict(list)
     for (question_id, _text), (response, count) in wrong.items():
         responses[question_id].append((response, count))
     graded = set(question_kinds.GRADED_KINDS)
-    empty = (0, 0, statistics.PairSums())
     stats = []
     for question in course_questions(course_snapshot()).values():
         if question.kind not in graded:
             continue
-        answered, right, pairs = sums.get(question.pk, empty)
-        summary = statistics.summary_from_sums(answered=answered, correct=right, sums=pairs)
+        summary = summaries.get(question.pk, NO_ANSWERS)
         wrong_answers = _wrong_answers(question, responses.get(question.pk, []), summary.answered)
         stats.append(QuestionStats(question, summary, wrong_answers, _edit_url(question)))
     stats.sort(key=lambda s: (s.question.node.order, s.question.order, s.question.pk))
@@ -528,7 +511,7 @@ def cohort_report(*, cohort: Cohort, now: datetime | None = None) -> CohortRepor
         .values_list("pk", "user_id", "node_id", "passed", "correct", "graded")
     )
     figures = _finished_answer_figures(cohort, [attempt[0] for attempt in attempts])
-    questions = _question_stats(figures.sums, figures.wrong)
+    questions = _question_stats(figures.summaries, figures.wrong)
     jobs = list(
         Job.objects.filter(owner__cohort_memberships__cohort=cohort)
         .order_by("created_at", "pk")

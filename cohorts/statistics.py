@@ -92,6 +92,25 @@ class ItemSummary:
         return self.correct / self.answered if self.answered else None
 
 
+def summary_from_groups(groups: Iterable[tuple[bool, int, int, int]]) -> ItemSummary:
+    """One question over its answers counted in groups: (answered correctly, the attempt's correct, the
+    attempt's graded, how many answers), the form a database's GROUP BY gives them in."""
+    answered = correct = n = 0
+    sum_x = sum_y = sum_yy = sum_xy = 0.0
+    for right, attempt_correct, attempt_graded, count in groups:
+        answered += count
+        correct += count * bool(right)
+        rest = rest_score(attempt_correct=attempt_correct, attempt_graded=attempt_graded, item_correct=right)
+        if rest is not None:
+            n += count
+            sum_y += count * rest
+            sum_yy += count * rest * rest
+            if right:
+                sum_x += count
+                sum_xy += count * rest
+    return summary_from_sums(answered=answered, correct=correct, sums=PairSums(n, sum_x, sum_y, sum_yy, sum_xy))
+
+
 def summary_from_sums(*, answered: int, correct: int, sums: PairSums) -> ItemSummary:
     return ItemSummary(answered, correct, point_biserial_from_sums(sums), sums.n)
 

@@ -102,3 +102,14 @@ def test_summary_from_sums_matches_the_summary_of_the_answers() -> None:
     via_sums = statistics.summary_from_sums(answered=5, correct=3, sums=sums)
     assert (via_sums.answered, via_sums.correct, via_sums.discrimination_pairs) == (5, 3, 4)
     assert via_sums.discrimination == pytest.approx(direct.discrimination)
+
+
+def test_grouped_answers_give_the_summary_of_the_answers_one_by_one() -> None:
+    answers = [(True, 3, 3), (True, 3, 3), (True, 2, 3), (False, 1, 3), (False, 0, 3), (False, 0, 3), (True, 1, 1)]
+    groups: dict[tuple[bool, int, int], int] = {}
+    for answer in answers:
+        groups[answer] = groups.get(answer, 0) + 1
+    direct = statistics.item_summary(answers)
+    grouped = statistics.summary_from_groups((*key, count) for key, count in groups.items())
+    assert (grouped.answered, grouped.correct, grouped.discrimination_pairs) == (7, 4, 6)
+    assert grouped.discrimination == pytest.approx(direct.discrimination)
