@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import transaction
-
 from lessons import content_files
 from lessons.content_files import Problem
 from lessons.models import Choice, FaqEntry, GlossaryTerm, Lesson, Node, Question
@@ -18,17 +16,13 @@ from lessons.selectors import cycle_titles, prerequisite_graph
 from lessons.services import CONTENT_ROOT, database_resolver, glossary_entries, lesson_render
 from studio.item_data import (
     Data,
-    entry_text,
     faq_data_from_row,
-    faq_entry,
     lesson_data_from_row,
-    lesson_text,
     node_data_from_row,
     node_text,
     question_data_from_row,
-    question_text,
     term_data_from_row,
-    term_entry,
+    text_of,
 )
 from studio.models import ItemKind
 
@@ -123,12 +117,14 @@ class ItemType:
     """The item's name in the files, which revisions and conflicts are kept under."""
     lookup: Callable[[str], object | None]
     from_row: Callable[[object], Data]
-    text: Callable[[Data], str]
-    """The item as its content file writes it: a whole file, or one entry of a list file."""
     path: Callable[[Data], str]
     """The content file that holds it, relative to the content folder."""
     apply: Callable[[Data, object | None], object]
     """Writes the data to the database (rendering its Markdown) and returns the row."""
+
+    def text(self, data: Data) -> str:
+        """The item as its content file writes it: a whole file, or one entry of a list file."""
+        return text_of(self.kind, data)
 
 
 def _node_folder(slug: str) -> str:
@@ -156,7 +152,6 @@ TYPES: dict[str, ItemType] = {
         key=lambda data: f"{data['node']}/{data['slug']}",
         lookup=_lesson_lookup,
         from_row=lesson_data_from_row,
-        text=lesson_text,
         path=_lesson_path,
         apply=lesson_apply,
     ),
@@ -165,7 +160,6 @@ TYPES: dict[str, ItemType] = {
         key=lambda data: data["id"],
         lookup=lambda key: Question.objects.select_related("node").prefetch_related("choices").filter(qid=key).first(),
         from_row=question_data_from_row,
-        text=question_text,
         path=lambda data: f"{_node_folder(data['node'])}/questions.yaml",
         apply=question_apply,
     ),
@@ -174,7 +168,6 @@ TYPES: dict[str, ItemType] = {
         key=lambda data: data["slug"],
         lookup=lambda key: Node.objects.prefetch_related("prerequisites").filter(slug=key).first(),
         from_row=node_data_from_row,
-        text=node_text,
         path=lambda data: f"{_node_folder(data['slug'])}/node.yaml",
         apply=node_apply,
     ),
@@ -183,7 +176,6 @@ TYPES: dict[str, ItemType] = {
         key=lambda data: data["slug"],
         lookup=lambda key: GlossaryTerm.objects.filter(slug=key).first(),
         from_row=term_data_from_row,
-        text=lambda data: entry_text(term_entry(data)),
         path=lambda data: "glossary.yaml",
         apply=term_apply,
     ),
@@ -192,15 +184,10 @@ TYPES: dict[str, ItemType] = {
         key=lambda data: str(data["order"]),
         lookup=lambda key: FaqEntry.objects.filter(order=int(key)).first() if key.isdigit() else None,
         from_row=faq_data_from_row,
-        text=lambda data: entry_text(faq_entry(data)),
         path=lambda data: "faq.yaml",
         apply=faq_apply,
     ),
 }
-
-
-def item_type(kind: str) -> ItemType:
-    return TYPES[kind]
 
 
 # --- checking an edit the way sync checks the files -------------------------------------------
@@ -257,9 +244,3 @@ def _node_problems(name: str, data: Data) -> list[Problem]:
     if cycle is not None:
         return [Problem(name, line, f"prerequisites would form a cycle: {cycle_titles(cycle)}")]
     return []
-
-
-@transaction.atomic
-def apply(kind: str, data: Data) -> object:
-    item = TYPES[kind]
-    return item.apply(data, item.lookup(item.key(data)))

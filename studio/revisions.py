@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from lessons.content_files import Problem
 from mlopslab.refusals import Refused
@@ -70,12 +69,6 @@ def diff_rows(left: str, right: str) -> list[DiffRow]:
 
 def latest_revision(*, kind: str, key: str) -> Revision | None:
     return Revision.objects.filter(kind=kind, key=key).select_related("author").order_by("-number").first()
-
-
-def latest_numbers(*, kind: str) -> dict[str, int]:
-    """Each item's newest revision number, by key, for a list of items."""
-    rows = Revision.objects.filter(kind=kind).values("key").annotate(newest=Max("number"))
-    return {row["key"]: row["newest"] for row in rows}
 
 
 def item_save(
