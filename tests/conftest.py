@@ -182,6 +182,24 @@ def other_learner(django_user_model: type) -> object:
 
 
 @pytest.fixture
+def instructors(db: None) -> object:
+    """The Instructors group with the authoring permission, as migration lessons 0002 makes it.
+
+    A transactional test flushes every table, data migrations' rows included, so a later test cannot count on
+    the group being there: this makes it again when it is missing."""
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    node_type, _ = ContentType.objects.get_or_create(app_label="lessons", model="node")
+    permission, _ = Permission.objects.get_or_create(
+        content_type=node_type, codename="author_content", defaults={"name": "Can author lessons and questions"}
+    )
+    group, _ = Group.objects.get_or_create(name="Instructors")
+    group.permissions.add(permission)
+    return group
+
+
+@pytest.fixture
 def learner_client(client: object, learner: object) -> object:
     client.force_login(learner)
     return client

@@ -20,16 +20,16 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def instructor(django_user_model: type) -> User:
+def instructor(django_user_model: type, instructors: Group) -> User:
     user = django_user_model.objects.create_user(username="mira", password="correct horse battery")
-    user.groups.add(Group.objects.get(name="Instructors"))
+    user.groups.add(instructors)
     return user
 
 
 @pytest.fixture
-def other_instructor(django_user_model: type) -> User:
+def other_instructor(django_user_model: type, instructors: Group) -> User:
     user = django_user_model.objects.create_user(username="noor", password="correct horse battery")
-    user.groups.add(Group.objects.get(name="Instructors"))
+    user.groups.add(instructors)
     return user
 
 
