@@ -195,6 +195,10 @@ STORAGES = {
     },
 }
 
+# The studio's export may write the changed content files into lessons/content/ itself only in development,
+# where the site runs from a checkout an instructor commits from; elsewhere it offers them as a download.
+STUDIO_EXPORT_WRITES = env_bool("STUDIO_EXPORT_WRITES", DEBUG)
+
 # Security settings that `manage.py check --deploy` asks for once DEBUG is off.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

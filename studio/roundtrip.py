@@ -64,7 +64,7 @@ def file_items(content: Content) -> list[FileItem]:
     return found
 
 
-def _rows(kind: str, keys: set[str]) -> dict[str, Data]:
+def stored_data(kind: str, keys: set[str]) -> dict[str, Data]:
     """The database's fields of these items, by key."""
     if not keys:
         return {}
@@ -116,7 +116,7 @@ def sync_plan(content: Content) -> SyncPlan:
     by_kind: dict[str, set[str]] = {}
     for item in changed:
         by_kind.setdefault(item.kind, set()).add(item.key)
-    stored = {(kind, key): data for kind, keys in by_kind.items() for key, data in _rows(kind, keys).items()}
+    stored = {(kind, key): data for kind, keys in by_kind.items() for key, data in stored_data(kind, keys).items()}
     for item in changed:
         data = stored.get((item.kind, item.key))
         base = bases.get((item.kind, item.key))

@@ -57,13 +57,16 @@ def test_the_instructors_group_grants_the_authoring_permission(client: object, l
     learner = User.objects.get(pk=learner.pk)
     assert learner.has_perm("lessons.author_content")
     client.force_login(learner)
-    # The studio is the admin for now, which would only ask a non-staff instructor to log in again.
-    assert b">Studio<" not in client.get(reverse("sandbox:home")).content
-    learner.is_staff = True
-    learner.save()
-    studio = client.get(reverse("sandbox:home")).content.decode()
-    assert f'<a href="{reverse("admin:index")}">Studio</a>' in studio
-    assert client.get(reverse("admin:index")).status_code == 200
+    # The studio is the site's own, so an instructor who is not staff opens it from the navigation.
+    page = client.get(reverse("sandbox:home")).content.decode()
+    assert f'<a href="{reverse("studio:home")}">Studio</a>' in page
+    assert f'<a href="{reverse("cohorts:list")}">Cohorts</a>' in page
+    assert client.get(reverse("studio:home")).status_code == 200
+
+
+def test_a_learner_sees_no_studio_link_and_is_refused_it(learner_client: object) -> None:
+    assert b">Studio<" not in learner_client.get(reverse("sandbox:home")).content
+    assert learner_client.get(reverse("studio:home")).status_code == 403
 
 
 def test_the_sandbox_needs_a_login(client: object) -> None:
