@@ -11,6 +11,7 @@ its inputs in `question_forms` and its result partial under `templates/lessons/p
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from lessons import question_forms
@@ -137,14 +138,53 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+ESTIMATE_TAG = "estimate"
+"""Tags a numeric question that asks for a rough figure, whose tolerance is a range by intent."""
+
+
+def _decimal_places(value: float) -> int:
+    """The decimal places the answer is written to: 0.25 has 2, 140 and 2.0e6 have none (an integer answer is
+    exact; trailing zeros are not taken as rounding)."""
+    if isinstance(value, int):
+        return 0
+    return max(0, -int(Decimal(repr(value)).normalize().as_tuple().exponent))
+
+
+def _rounding_problem(answer: float, tolerance: float) -> str | None:
+    """A tolerance wider than half a unit of the answer's last decimal place accepts answers that round to
+    another value at that precision: for 0.25 ± 0.01, 0.24 and 0.26 (the neighbouring roundings), and for
+    0.25 ± 0.006, 0.256, which rounds to 0.26. At most half a unit (0.005) accepts exactly what rounds to 0.25."""
+    places = _decimal_places(answer)
+    half = float(Decimal(1).scaleb(-places) / 2)
+    if tolerance <= half * (1 + 1e-9):
+        return None
+    step = 2 * half
+    if tolerance >= step * (1 - 1e-9):
+        accepted = f"{answer - step:.{places}f} and {answer + step:.{places}f}, its neighbouring roundings"
+    else:
+        accepted = f"{round(answer + tolerance, 12)!r}, which rounds to {answer + step:.{places}f}"
+    where = f"{places} decimal place{'' if places == 1 else 's'}" if places else "a whole number"
+    return (
+        f"a tolerance of {tolerance:g} accepts wrong roundings of the answer {answer:.{places}f} (written to "
+        f"{where}): {accepted}; use at most {half:g}, half a unit of its last digit, or tag a question that asks "
+        f"for a rough figure {ESTIMATE_TAG!r}"
+    )
+
+
 def _read_numeric(item: Mapping, report: Report) -> dict | None:
     answer, tolerance = item.get("answer"), item.get("tolerance", 0)
-    if not _is_number(answer):
+    if not _is_number(answer) or not math.isfinite(answer):
         report("answer", "a numeric question needs a number as 'answer'")
         return None
-    if not _is_number(tolerance) or tolerance < 0:
+    if not _is_number(tolerance) or not tolerance >= 0 or not math.isfinite(tolerance):
         report("tolerance", "'tolerance' must be a number of zero or more")
         return None
+    tags = item.get("tags")
+    if not (isinstance(tags, list) and ESTIMATE_TAG in tags):
+        problem = _rounding_problem(answer, tolerance)
+        if problem:
+            report("tolerance", problem)
+            return None
     return {"value": answer, "tolerance": tolerance, "unit": str(item.get("unit") or "")}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from lessons import content_files
 from lessons.content_files import Problem
+from lessons.models import Question
 from lessons.question_kinds import KINDS
 from lessons.services import CONTENT_ROOT
 from studio import items
@@ -23,6 +24,7 @@ from studio.item_data import Data, entry_text, question_data_from_file
 MAX_CHOICES = 6
 """Rows of choices the form offers (blank rows are ignored), enough without any script to add rows."""
 MAX_ITEMS = 8
+QID_LENGTH = Question._meta.get_field("qid").max_length
 DIFFICULTIES = ((1, "1 · easy"), (2, "2 · medium"), (3, "3 · hard"))
 TRUE_FALSE = (("true", "True"), ("false", "False"))
 _KEY_LINE = re.compile(r"^(?:- |  )([a-z_]+):")
@@ -106,7 +108,8 @@ def state_from_post(post: Any, *, node: str, kind: str, qid: str) -> EditorState
     """The editor's fields as posted (the stage, kind and, when editing, the id come from the page, not the form)."""
 
     def text(name: str) -> str:
-        return str(post.get(name) or "").replace("\r\n", "\n").strip()
+        # PostgreSQL text cannot hold NUL, and no content file has one.
+        return str(post.get(name) or "").replace("\r\n", "\n").replace("\x00", "").strip()
 
     return EditorState(
         node=node,
@@ -158,7 +161,7 @@ def _ordering_key(rows: list[ItemRow]) -> tuple[list[str], list[str | None]]:
 def entry_of(state: EditorState) -> dict:
     """The question as the entry its `questions.yaml` would hold, written the way each kind's reader reads it."""
     spec = state.spec
-    difficulty: object = int(state.difficulty) if state.difficulty.isdigit() else state.difficulty
+    difficulty: object = int(state.difficulty) if re.fullmatch(r"[0-9]+", state.difficulty) else state.difficulty
     entry: dict = {"id": state.qid, "kind": state.kind, "difficulty": difficulty}
     tags = [tag.strip() for tag in state.tags.split(",") if tag.strip()]
     if tags:
@@ -230,5 +233,8 @@ def check_state(state: EditorState) -> Checked:
         problems = items.check("question", data)
         if problems:
             text, data = items.TYPES["question"].text(data), None
+    if len(state.qid) > QID_LENGTH:
+        problems = [*problems, Problem(str(path.name), 1, f"an id has at most {QID_LENGTH} characters")]
+        data = None
     keys = _keys_by_line(text)
     return Checked(text, problems, data, {keys.get(problem.line, "") for problem in problems})

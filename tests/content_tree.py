@@ -73,7 +73,7 @@ QUESTIONS = """\
   kind: numeric
   prompt: What is 0.1 + 0.15?
   answer: 0.25
-  tolerance: 0.01
+  tolerance: 0.005
   explanation: Add them.
 - id: first-explain
   kind: explain

@@ -72,3 +72,65 @@ def test_a_new_kind_is_read_validated_parsed_and_graded_from_its_table_entry_alo
 def test_a_stored_question_of_an_unknown_kind_is_refused_not_a_crash() -> None:
     with pytest.raises(InvalidAnswer, match="cannot be answered"):
         question_kinds.parse_answer(Question(pk=1, kind="essay"), [], QueryDict("value=x"), seed=1)
+
+
+NUMERIC = """\
+- id: first-number
+  kind: numeric
+  prompt: How much?
+  answer: {answer}
+  tolerance: {tolerance}{tags}
+  explanation: Because.
+"""
+
+
+@pytest.mark.parametrize(
+    ("answer", "tolerance", "accepted"),
+    [
+        ("0.25", "0.005", True),  # exactly what rounds to 0.25 at two places
+        ("0.25", "0.01", False),  # 0.24 and 0.26, the neighbouring roundings
+        ("0.25", "0.006", False),  # 0.256 rounds to 0.26
+        ("0.250", "0.005", True),  # YAML reads 0.25: the trailing zero is not a third place
+        ("0.817", "0.00005", True),
+        ("5.6", "0.1", False),
+        ("5.6", "0.05", True),
+        ("140", "0.5", True),  # an integer answer is exact: 139 and 141 are wrong
+        ("140", "1", False),
+        ("10800", "0", True),
+        ("10800", "100", False),  # trailing zeros of an integer are not read as rounding
+        ("2.0e+6", "0.5", True),  # a whole number written as a float
+    ],
+)
+def test_a_tolerance_that_accepts_wrong_roundings_is_a_content_problem(
+    tmp_path: Path, answer: str, tolerance: str, accepted: bool
+) -> None:
+    content = write_content_tree(tmp_path)
+    write_questions(content, text=NUMERIC.format(answer=answer, tolerance=tolerance, tags=""))
+    if accepted:
+        assert read_content(content).nodes[0].questions[0].answer["tolerance"] == float(tolerance)
+        return
+    with pytest.raises(ContentError) as error:
+        read_content(content)
+    (problem,) = error.value.problems
+    assert (problem.line, "accepts wrong roundings" in problem.message) == (5, True)
+
+
+def test_an_estimate_may_accept_a_range_wider_than_its_rounding(tmp_path: Path) -> None:
+    content = write_content_tree(tmp_path)
+    write_questions(content, text=NUMERIC.format(answer="1.5", tolerance="0.1", tags="\n  tags: [estimate]"))
+    assert read_content(content).nodes[0].questions[0].answer == {"value": 1.5, "tolerance": 0.1, "unit": ""}
+
+
+def test_the_message_names_the_wrong_roundings_and_the_widest_right_tolerance(tmp_path: Path) -> None:
+    content = write_content_tree(tmp_path)
+    write_questions(content, text=NUMERIC.format(answer="5.6", tolerance="0.1", tags=""))
+    with pytest.raises(ContentError, match=r"5\.5 and 5\.7, its neighbouring roundings; use at most 0\.05"):
+        read_content(content)
+
+
+@pytest.mark.parametrize("answer", [".inf", ".nan"])
+def test_an_answer_that_is_not_a_finite_number_is_refused(tmp_path: Path, answer: str) -> None:
+    content = write_content_tree(tmp_path)
+    write_questions(content, text=NUMERIC.format(answer=answer, tolerance="0", tags=""))
+    with pytest.raises(ContentError, match="needs a number as 'answer'"):
+        read_content(content)

@@ -70,7 +70,7 @@ def _answer(client: Client, attempt: QuizAttempt, question: Question, data: dict
             "must be a permutation of its 'items'",
         ),
         ("- id: first-numeric", "- id: first-single", "duplicate question id 'first-single'"),
-        ("  tolerance: 0.01", "  tolerance: -1", "'tolerance' must be a number of zero or more"),
+        ("  tolerance: 0.005", "  tolerance: -1", "'tolerance' must be a number of zero or more"),
         ("  answer: false", "  answer: nope", "needs 'answer: true' or 'answer: false'"),
         ("  model_answer: Inputs or relationships change after training.\n", "", "missing required key 'model_answer'"),
         ("  kind: multiple", "  kind: essay", "kind must be one of"),
@@ -126,7 +126,7 @@ def _querydict(data: dict) -> object:
 @pytest.mark.django_db
 def test_numeric_answers_use_the_tolerance_and_accept_a_comma(learner: User, course: object) -> None:
     question = Question.objects.get(qid="first-numeric")
-    for raw, expected in (("0.259", True), ("0,241", True), ("0.261", False)):
+    for raw, expected in (("0.2549", True), ("0,2451", True), ("0.2551", False), ("0.26", False)):
         attempt = attempts.attempt_start_node(user=learner, node=question.node)
         saved = attempts.answer_submit(attempt=attempt, question=question, data=_querydict({"value": raw}))
         assert saved.correct is expected, raw

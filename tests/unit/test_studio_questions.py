@@ -10,6 +10,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lessons import attempts
 from lessons.models import Answer, Node, Question
@@ -233,6 +235,7 @@ BAD = [
     ("first-ordering", {"item-0-position": "1", "item-1-position": "1"}, "must be a permutation of its 'items'"),
     ("first-ordering", {"item-2-text": "", "item-2-position": ""}, "at least three 'items'"),
     ("first-numeric", {"answer": "a quarter"}, "needs a number as 'answer'"),
+    ("first-numeric", {"tolerance": "0.01"}, "accepts wrong roundings"),
     ("first-true-false", {"truth": ""}, "needs 'answer: true' or 'answer: false'"),
     ("first-explain", {"model_answer": ""}, "'model_answer' must not be empty"),
     ("first-single", {"prompt": ""}, "'prompt' must not be empty"),
@@ -382,3 +385,32 @@ def test_an_unknown_stage_or_kind_is_refused_not_a_crash(author: Client) -> None
     assert author.get(reverse("studio:question_create") + "?node=first&kind=essay").status_code == 400
     assert author.post(reverse("studio:question_check"), {"node": "first", "kind": "essay"}).status_code == 400
     assert Node.objects.count() == 2
+
+
+# --- hostile input ----------------------------------------------------------------------------
+
+FIELDS = [
+    "qid", "prompt", "difficulty", "tags", "explanation", "model_answer", "answer", "tolerance", "unit", "truth",
+    "choice-0-text", "choice-0-correct", "item-0-text", "item-0-position", "item-1-position", "base_number",
+    "choice", "value", "position-0", "position-1", "rating", "message",
+]  # fmt: skip
+HOSTILE = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["", "²", "١٢", "-1", "0", "1e309", "nan", "inf", "9" * 400, "\x00", "<script>", "a" * 300, "1,5"]),
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(st.sampled_from(FIELDS), HOSTILE, max_size=6), kind=st.sampled_from(list(NEW)))
+def test_hostile_values_in_the_editor_are_never_a_server_error(author: Client, data: dict, kind: str) -> None:
+    qid = {"single": "first-single", "numeric": "first-numeric", "ordering": "first-ordering"}.get(kind)
+    base = _form(author, _edit_url(qid)) if qid else {"node": "first", "kind": kind}
+    posted = {**base, **data}
+    for url in (
+        reverse("studio:question_check"),
+        reverse("studio:question_try") + f"?grade=1&seed={data.get('value', '1')}",
+        reverse("studio:question_create") + f"?node=first&kind={kind}",
+        *([_edit_url(qid)] if qid else []),
+    ):
+        response = author.post(url, posted, **HTMX)
+        assert response.status_code < 500, (url, posted)
