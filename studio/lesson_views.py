@@ -84,6 +84,8 @@ def _editor(
 ) -> HttpResponse:
     preview = lesson_preview(data)
     shown = preview.problems if problems is None else problems
+    if lesson is None and not form.is_bound:
+        shown = []  # a blank new lesson is not wrong yet; the preview names problems once typing starts
     listed, by_field = _problems(data, shown, preview)
     lines = len(data["body"].split("\n"))  # as the textarea shows them: after a final line break, an empty one
     key = _key(data["node"], data["slug"]) if lesson else ""

@@ -1,26 +1,52 @@
 /* The lesson editor (templates/studio/lessons/editor.html). The site's Content-Security-Policy runs no inline
-   script, so it lives here. The gutter's numbers follow the text as it is typed, marked where the newest check
-   found a problem, and a problem's "line N" selects that line. Saving and previewing work without it. */
+   script, so it lives here. Without it the editor still saves and previews: its textarea does not wrap, and the
+   gutter's numbers, drawn by the server, sit beside their lines. With it, lines wrap, each number is as tall as its
+   line (measured on a hidden copy of the text), the numbers follow the text as it is typed, marked where the
+   newest check found a problem, and a problem's "line N" selects that line. */
 (function () {
   var area = document.getElementById("id_body"), gutter = document.getElementById("body-gutter");
   if (!area || !gutter) return;
+  var mirror = document.createElement("div");
+  mirror.className = "code-editor__mirror";
+  mirror.setAttribute("aria-hidden", "true");
+  area.parentNode.appendChild(mirror);
+  area.setAttribute("wrap", "soft");
+  area.classList.add("is-wrapping");
+  var pending = false;
+
   function draw() {
-    var first = Number(gutter.dataset.first), count = area.value.split("\n").length;
-    var marked = (" " + gutter.dataset.problems + " "), html = "";
-    for (var i = 0; i < count; i++) {
-      var n = first + i;
-      html += marked.indexOf(" " + n + " ") >= 0 ? '<span class="is-problem">' + n + "</span>" : "<span>" + n + "</span>";
-    }
-    gutter.innerHTML = html;
-    area.rows = Math.max(count + 2, 14);
+    pending = false;
+    var first = Number(gutter.dataset.first), rows = area.value.split("\n");
+    var marked = " " + gutter.dataset.problems + " ";
+    mirror.style.width = area.clientWidth + "px";
+    mirror.textContent = "";
+    gutter.textContent = "";
+    rows.forEach(function (row, i) {
+      var line = document.createElement("div"), number = document.createElement("span");
+      line.textContent = row || " ";
+      mirror.appendChild(line);
+      number.textContent = String(first + i);
+      if (marked.indexOf(" " + (first + i) + " ") >= 0) number.className = "is-problem";
+      gutter.appendChild(number);
+    });
+    var lines = mirror.children, numbers = gutter.children;
+    for (var i = 0; i < lines.length; i++) numbers[i].style.height = lines[i].getBoundingClientRect().height + "px";
+    area.style.height = mirror.getBoundingClientRect().height + "px";
   }
-  area.addEventListener("input", draw);
+  function later() {
+    if (!pending) {
+      pending = true;
+      window.requestAnimationFrame(draw);
+    }
+  }
+  area.addEventListener("input", later);
+  window.addEventListener("resize", later);
   document.body.addEventListener("htmx:afterSwap", function () {
-    var lines = document.getElementById("preview-lines");
-    if (!lines) return;
-    gutter.dataset.first = lines.dataset.first;
-    gutter.dataset.problems = lines.dataset.problems.trim();
-    draw();
+    var found = document.getElementById("preview-lines");
+    if (!found) return;
+    gutter.dataset.first = found.dataset.first;
+    gutter.dataset.problems = found.dataset.problems.trim();
+    later();
   });
   document.addEventListener("click", function (event) {
     var link = event.target.closest("a.problem-link[data-line]");
@@ -32,4 +58,5 @@
     area.focus();
     area.setSelectionRange(start, start + rows[index].length);
   });
+  draw();
 })();

@@ -365,3 +365,11 @@ def test_the_pages_run_no_inline_script(author: Client) -> None:
         page = author.get(url).content.decode()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), url
     assert "/static/js/studio-lessons.js" in author.get(EDIT).content.decode()
+
+
+def test_a_blank_new_lesson_shows_no_problems_until_typing_starts(author: Client) -> None:
+    page = author.get(reverse("studio:lesson_create")).content.decode()
+    assert "no problems" in page
+    assert 'role="alert"' not in page
+    fragment = _preview(author, "Text.\n", slug="", title="")
+    assert "line 2:</a> &#x27;slug&#x27; must not be empty" in fragment
