@@ -125,6 +125,7 @@ def test_the_bank_lists_questions_by_stage_filtered_by_stage_and_kind(author: Cl
     assert page.count('class="question-row"') == 6
     assert "What is 0.1 + 0.15?" in page
     assert _edit_url("first-numeric") in page
+    assert reverse("studio:history", kwargs={"kind": "question", "key": "first-numeric"}) in page
     assert reverse("studio:question_create") + "?node=second&amp;kind=ordering" in page
     filtered = author.get(reverse("studio:question_list"), {"node": "first", "kind": "numeric"}).content.decode()
     assert filtered.count('class="question-row"') == 1
@@ -209,6 +210,7 @@ def test_an_author_edits_every_kind_from_the_form_as_rendered(author: Client, qi
     assert (after.answer, after.kind, after.pk) == (before.answer, before.kind, before.pk)
     assert _revisions(qid) == kept + 1
     again = author.get(url).content.decode()
+    assert reverse("studio:history", kwargs={"kind": "question", "key": qid}) in again
     assert f"Saved revision {kept + 1}" in again
     assert f'name="base_number" value="{kept + 1}"' in again
 
