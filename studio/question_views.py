@@ -257,6 +257,7 @@ def _try_html(request: HttpRequest, state: editor.EditorState, checked: editor.C
 def question_try(request: HttpRequest) -> HttpResponse:
     """Show the editor's question as the learner would, or grade an answer to it as the quiz grades one."""
     state, _ = _posted_state(request)
+    state.qid = state.qid or "new-question"  # a new question can be tried before it has its id
     checked = editor.check_state(state)
     if checked.data is None:
         return render(request, "studio/questions/partials/try_problems.html", {"checked": checked}, status=422)

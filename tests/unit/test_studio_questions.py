@@ -416,3 +416,11 @@ def test_hostile_values_in_the_editor_are_never_a_server_error(author: Client, d
     ):
         response = author.post(url, posted, **HTMX)
         assert response.status_code < 500, (url, posted)
+
+
+def test_a_new_question_can_be_tried_before_it_has_an_id(author: Client) -> None:
+    url = reverse("studio:question_create") + "?node=first&kind=true_false"
+    fields = {**_form(author, url), "prompt": "New?", "explanation": "Yes.", "truth": "true"}
+    tried = author.post(reverse("studio:question_try") + "?grade=1&seed=3", {**fields, "value": "true"}, **HTMX)
+    assert "Correct" in tried.content.decode()
+    assert not Question.objects.filter(qid="new-question").exists()
