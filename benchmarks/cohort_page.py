@@ -1,4 +1,5 @@
-"""Server time of an instructor's cohort page with 200 learners and the full question bank (issue 13: <= 300 ms).
+"""Issue 13's two speed targets: the cohort page with 200 learners and the full bank (<= 300 ms), and the lesson
+editor's live preview of a 1,500-word lesson (<= 50 ms median), both measured in one run.
 
 A throw-away SQLite database (or DATABASE_URL) gets the course from lessons/content (its ten stages and every
 question), an instructor and a cohort of N learners (default 200). Each learner has reached a stage drawn at
@@ -14,7 +15,9 @@ answers' figures kept from the last load), after a learner finished a quiz (a ne
 clock starts, whose answers are read and added) and as a cohort's first load in a process (every answer read).
 The report the page is built from is timed alone too, kept and first.
 
-    .venv/bin/python benchmarks/cohort_page.py [--learners 200] [--renders 15]
+The preview is `lesson_preview.measure_preview`, on the same database once the cohort's figures are taken.
+
+    .venv/bin/python benchmarks/cohort_page.py [--learners 200] [--renders 15] [--previews 50]
 
 Each figure is printed as one line, `RESULT <name>: <value> <unit>`.
 """
@@ -156,8 +159,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=200, help="learners in the cohort")
     parser.add_argument("--renders", type=int, default=15, help="timed renders of the page and of the heatmap")
+    parser.add_argument("--previews", type=int, default=50, help="timed live previews of a 1,500-word lesson")
     args = parser.parse_args()
-    for name in ("learners", "renders"):
+    for name in ("learners", "renders", "previews"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     django_ready()
@@ -242,6 +246,13 @@ def main() -> None:
     report(f"cohort report with {args.learners} learners first load", figures["report first"], "ms")
     report(f"cohort page with {args.learners} learners queries", queries, "queries", digits=0)
     report(f"cohort page with {args.learners} learners page size", size / 1024, "KB")
+
+    from lesson_preview import measure_preview
+
+    preview = measure_preview(args.previews)
+    print(f"lesson preview of {preview['words']:.0f} words, {args.previews} previews")
+    report("lesson preview 1500 words median", preview["median_ms"], "ms")
+    report("lesson preview 1500 words p95", preview["p95_ms"], "ms")
 
 
 if __name__ == "__main__":
