@@ -21,6 +21,6 @@ class Command(BaseCommand):
             user = User.objects.create_user(username=username, password=password, is_staff=is_instructor)
             if is_instructor:
                 user.groups.add(instructors)
-            role = "instructor (Studio and admin)" if is_instructor else "learner"
+            role = "instructor (Studio, Cohorts and admin)" if is_instructor else "learner"
             self.stdout.write(self.style.SUCCESS(f"Demo {role}: username {username!r}, password {password!r}"))
             self.stdout.write("  (shown once; reset with: .venv/bin/python manage.py changepassword " + username + ")")
