@@ -56,6 +56,11 @@ def registered(key: str, check: ChallengeCheck) -> Iterator[ChallengeCheck]:
         unregister(key)
 
 
+def challenge_keys() -> list[str]:
+    """Every challenge key a check is registered for, in order."""
+    return sorted(_checks)
+
+
 def challenge_status(key: str, user: User) -> ChallengeStatus | None:
     """The learner's standing on the challenge, or None when no check is registered for the key."""
     check = _checks.get(key)

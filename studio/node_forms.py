@@ -20,7 +20,7 @@ RESERVED_SLUGS = {"new", "check"}
 
 def known_challenges() -> list[str]:
     """Every challenge key the site checks (registered by the sandbox) or a stage names (its node.yaml)."""
-    registered = set(challenges._checks)  # the registry has no public listing; this module only reads it
+    registered = set(challenges.challenge_keys())
     named = set(Node.objects.exclude(challenge_key="").values_list("challenge_key", flat=True))
     return sorted(registered | named)
 
