@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "sandbox",
     "studio",
     "cohorts",
+    "community",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,7 @@ urlpatterns = [
     path("sandbox/", include("sandbox.urls")),
     path("studio/", include("studio.urls")),
     path("", include("cohorts.urls")),
+    path("community/", include("community.urls")),
     # The prediction endpoints speak MLflow's scoring protocol at MLflow's paths, under /serve/<endpoint>/;
     # anything else under /serve/ answers a JSON 404 too, never a page.
     path("serve/<str:endpoint>/invocations", serving.invocations, name="serve_invocations"),
