@@ -14,6 +14,7 @@ import functools
 import hashlib
 import importlib.metadata
 import re
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html import escape
@@ -40,12 +41,14 @@ RENDERER_VERSION = 1
 RENDERING_LIBRARIES = ("markdown-it-py", "mdit-py-plugins", "Pygments", "nh3")
 
 CALLOUTS = {"note": "Note", "warning": "Warning", "interview": "Interview tip"}
+PROMPT_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+PROMPT_SLUG_MAX = 60
 WORDS_PER_MINUTE = 200
 
 # What survives sanitizing. No hx-* or on* attribute, no script, style or iframe.
 ALLOWED_TAGS = {
     "a", "blockquote", "br", "code", "del", "div", "em", "h2", "h3", "h4", "h5", "h6", "hr", "li", "ol",
-    "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+    "p", "pre", "s", "section", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "class", "data-term", "data-node"},
@@ -57,6 +60,7 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
     "p": {"class"},
     "pre": {"class"},
+    "section": {"class", "id"},
     "span": {"class"},
     "td": {"style"},
     "th": {"style"},
@@ -76,6 +80,15 @@ class GlossaryEntry:
     match_case: bool = False
 
 
+@dataclass(frozen=True)
+class PromptBlock:
+    """A `::: prompt <slug>` container of a lesson: its slug, its 1-based line and its Markdown."""
+
+    slug: str
+    line: int
+    text: str
+
+
 @dataclass
 class Rendered:
     html: str
@@ -84,6 +97,10 @@ class Rendered:
     word_count: int = 0
     broken_links: list[tuple[int, str]] = field(default_factory=list)
     """(line in the source, 1-based, target) for each internal link that points nowhere."""
+    prompts: list[PromptBlock] = field(default_factory=list)
+    """The discussion prompts, in order; one with a bad or repeated slug is in `prompt_problems` instead."""
+    prompt_problems: list[tuple[int, str]] = field(default_factory=list)
+    """(line in the source, 1-based, what is wrong) for each `::: prompt` whose slug is missing, bad or repeated."""
 
     @property
     def reading_minutes(self) -> int:
@@ -96,6 +113,8 @@ class Rendered:
             "glossary_terms": self.glossary_terms,
             "word_count": self.word_count,
             "broken_links": [list(link) for link in self.broken_links],
+            "prompts": [[p.slug, p.line, p.text] for p in self.prompts],
+            "prompt_problems": [list(problem) for problem in self.prompt_problems],
         }
 
     @classmethod
@@ -106,6 +125,8 @@ class Rendered:
             glossary_terms=data["glossary_terms"],
             word_count=data["word_count"],
             broken_links=[(line, target) for line, target in data["broken_links"]],
+            prompts=[PromptBlock(slug, line, text) for slug, line, text in data.get("prompts", [])],
+            prompt_problems=[(line, problem) for line, problem in data.get("prompt_problems", [])],
         )
 
 
@@ -138,6 +159,52 @@ def _render_callout(self: object, tokens: list[Token], idx: int, options: object
         kind = token.info.strip().split(maxsplit=1)[0]
         return f'<div class="callout callout--{kind}"><p class="callout__title">{CALLOUTS[kind]}</p>\n'
     return "</div>\n"
+
+
+def _render_prompt(self: object, tokens: list[Token], idx: int, options: object, env: dict) -> str:
+    token = tokens[idx]
+    if token.nesting != 1:
+        return "</section>\n"
+    # The slug was checked by `_collect_prompts`: a bad or repeated one gives no id (ids stay unique on the page).
+    slug = token.meta.get("prompt_slug")
+    anchor = f' id="prompt-{slug}"' if slug else ""
+    return f'<section class="discussion-prompt"{anchor}>\n<h2>Discuss</h2>\n'
+
+
+def _prompt_problem(slug: str, seen: set[str]) -> str | None:
+    if not slug:
+        return "a discussion prompt needs a slug: ::: prompt <slug>"
+    if len(slug) > PROMPT_SLUG_MAX or not PROMPT_SLUG.fullmatch(slug):
+        return (
+            f"discussion prompt slug {slug!r} must be lowercase letters, digits and single hyphens, "
+            f"at most {PROMPT_SLUG_MAX} characters"
+        )
+    if slug in seen:
+        return f"discussion prompt slug {slug!r} is used twice in this lesson"
+    return None
+
+
+def _collect_prompts(state: StateCore) -> None:
+    """Check each prompt's slug and keep its Markdown source (the lines inside its markers), by line."""
+    prompts: list[PromptBlock] = state.env.setdefault("prompts", [])
+    problems: list[tuple[int, str]] = state.env.setdefault("prompt_problems", [])
+    lines = state.src.splitlines()
+    seen: set[str] = set()
+    for token in state.tokens:
+        if token.type != "container_prompt_open":
+            continue
+        words = token.info.split()
+        slug = words[1] if len(words) > 1 else ""
+        first, last = token.map or (0, 0)
+        line = first + 1 + state.env.get("line_offset", 0)
+        problem = _prompt_problem(slug, seen)
+        if problem is not None:
+            problems.append((line, problem))
+            continue
+        seen.add(slug)
+        token.meta["prompt_slug"] = slug
+        text = textwrap.dedent("\n".join(lines[first + 1 : last])).strip()
+        prompts.append(PromptBlock(slug, line, text))
 
 
 def _glossary_patterns(entries: Iterable[GlossaryEntry]) -> tuple[dict[str, str], re.Pattern | None, re.Pattern | None]:
@@ -323,6 +390,8 @@ def _parser(glossary: Iterable[GlossaryEntry], resolver: LinkResolver | None) ->
     anchors_plugin(md, min_level=2, max_level=3)
     for kind in CALLOUTS:
         container_plugin(md, kind, render=_render_callout)
+    container_plugin(md, "prompt", render=_render_prompt)
+    md.core.ruler.push("discussion_prompts", _collect_prompts)
     md.core.ruler.push("internal_links", _resolve_links(resolver))
     md.core.ruler.push("glossary", _GlossaryLinker(glossary))
     return md
@@ -360,7 +429,15 @@ class MarkdownRenderer:
             glossary_terms=list(env.get("glossary_terms", [])),
             word_count=_count_words(tokens),
             broken_links=list(env.get("broken_links", [])),
+            prompts=list(env.get("prompts", [])),
+            prompt_problems=list(env.get("prompt_problems", [])),
         )
+
+    def prompts(self, source: str, *, line_offset: int = 0) -> tuple[list[PromptBlock], list[tuple[int, str]]]:
+        """The source's discussion prompts and the problems with their slugs, parsed without rendering."""
+        env: dict = {"line_offset": line_offset}
+        self._md.parse(source, env)
+        return list(env.get("prompts", [])), list(env.get("prompt_problems", []))
 
 
 @functools.cache
@@ -383,3 +460,15 @@ def render_markdown(
     glossary = tuple(glossary)
     renderer = MarkdownRenderer(glossary, resolver) if glossary or resolver else _plain_renderer()
     return renderer(source, line_offset=line_offset)
+
+
+PROMPT_MARKER = re.compile(r"^[ \t>]*:{3,}[ \t]*prompt\b", re.MULTILINE)
+
+
+def discussion_prompts(source: str) -> list[PromptBlock]:
+    """The `::: prompt <slug>` blocks of a lesson's Markdown, in order, each slug once (a bad one left out).
+
+    Most lessons carry none: a look for the marker spares them the parse."""
+    if not PROMPT_MARKER.search(source):
+        return []
+    return _plain_renderer().prompts(source)[0]
