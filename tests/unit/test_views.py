@@ -64,6 +64,14 @@ def test_the_instructors_group_grants_the_authoring_permission(client: object, l
     assert client.get(reverse("studio:home")).status_code == 200
 
 
+def test_a_staff_instructor_opens_the_question_bank_in_the_admin(client: object, learner: User) -> None:
+    learner.groups.add(Group.objects.get(name="Instructors"))
+    learner.is_staff = True
+    learner.save()
+    client.force_login(learner)
+    assert client.get(reverse("admin:lessons_question_changelist")).status_code == 200
+
+
 def test_a_learner_sees_no_studio_link_and_is_refused_it(learner_client: object) -> None:
     assert b">Studio<" not in learner_client.get(reverse("sandbox:home")).content
     assert learner_client.get(reverse("studio:home")).status_code == 403
