@@ -57,7 +57,7 @@ SIGNIFICANT = 5
 PRIMARY_METRICS = ("val_f1", "val_r2", "val_accuracy")
 TOKEN_REMOVED = "[token removed]"
 _TOKEN = re.compile(r"mlt_[A-Za-z0-9_\-]*")
-_BEARER = re.compile(r"(?i)\bbearer\s+\S+")
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-.~+/]{16,}=*")
 _FIGURE = re.compile(r'<script type="application/json" id="[^"]*">(.*?)</script>', re.S)
 
 
@@ -93,18 +93,20 @@ def _cut(text: object, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _value(value: object) -> object:
-    """A param, metric or tag value as the card shows it: numbers, booleans and None kept, the rest as text."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
+def _value(value: object, *, metric: bool = False) -> str:
+    """A param, metric or tag value as the card prints it: a metric's float to 4 decimals (as the comparison
+    table prints it), other scalars as Python writes them, lists and dicts as JSON."""
+    if metric and isinstance(value, float):
+        return f"{value:.4f}"
+    if value is None or isinstance(value, str | bool | int | float):
         return _cut(value)
     return _cut(json.dumps(value, default=str))
 
 
-def _pairs(mapping: dict, limit: int = MAX_ITEMS) -> list[list]:
-    """The first `limit` (name, value) pairs of a dict, by name."""
-    return [[_cut(name, 100), _value(value)] for name, value in sorted(mapping.items())[:limit]]
+def _pairs(mapping: dict, limit: int = MAX_ITEMS, *, metric: bool = False) -> list[list[str]]:
+    """The first `limit` (name, value) pairs of a dict, by name, as text."""
+    items = sorted(mapping.items(), key=lambda item: str(item[0]))[:limit]
+    return [[_cut(name, 100), _value(value, metric=metric)] for name, value in items]
 
 
 def _primary(metrics: dict) -> str | None:
@@ -131,17 +133,18 @@ def _rounded(value: object) -> object:
 
 
 def _chart(html: object) -> dict | None:
-    """The figure a sandbox chart builder's fragment carries, as plotly.js draws it, with an id of its own."""
+    """The figure a sandbox chart builder's fragment carries, as plotly.js draws it (its data, layout and
+    config), and its height; `snapshot_take` gives it an id."""
     match = _FIGURE.search(str(html or ""))
     if match is None:
         return None
     figure = _rounded(json.loads(match.group(1)))
     height = figure.get("layout", {}).get("height", 320)
-    return {
-        "id": f"snapshot-chart-{uuid.uuid4().hex[:12]}",
-        "height": int(height) if isinstance(height, int | float) else 320,
-        "figure": figure,
-    }
+    return {"height": int(height) if isinstance(height, int | float) else 320, "figure": figure}
+
+
+def _charts(fragments: list) -> list[dict]:
+    return [chart for chart in map(_chart, fragments) if chart]
 
 
 def _scrub(value: object) -> object:
@@ -190,14 +193,15 @@ def _missing(what: str) -> Refused:
 
 def _runs_attachable(user: User) -> list[Attachable]:
     runs = (
-        Run.objects.filter(owner=user, finished_at__isnull=False, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED])
-        .order_by("-finished_at", "-pk")
-        .only("pk", "name", "status", "metrics", "finished_at")[:PER_KIND]
+        Run.objects.filter(owner=user, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED])
+        .order_by("-created_at", "-pk")
+        .only("pk", "name", "status", "metrics", "created_at", "finished_at")[:PER_KIND]
     )
     found = []
     for run in runs:
         detail = _metric_text(run.metrics) if run.status == Run.Status.SUCCEEDED else "failed"
-        label = f"Run '{_cut(run.name, 60)}' — {', '.join(p for p in (detail, _day(run.finished_at)) if p)}"
+        when = _day(run.finished_at or run.created_at)
+        label = f"Run '{_cut(run.name, 60)}' — {', '.join(part for part in (detail, when) if part)}"
         found.append(Attachable(_ref(Snapshot.Kind.RUN, run.pk), Snapshot.Kind.RUN, label))
     return found
 
@@ -282,7 +286,7 @@ def _run_charts(run: Run) -> list[dict]:
         built.append(charts.residuals_html(data["residuals"]))
     if data.get("importances"):
         built.append(charts.importances_html(list(data["importances"])[:MAX_IMPORTANCES]))
-    return [chart for chart in map(_chart, built) if chart]
+    return _charts(built)
 
 
 def _run_data(run: Run) -> dict:
@@ -294,8 +298,8 @@ def _run_data(run: Run) -> dict:
         "status": run.get_status_display(),
         "algorithm": run.algorithm,
         "params": _pairs(run.params or {}),
-        "metrics": _pairs(metrics),
-        "test_metrics": _pairs(test),
+        "metrics": _pairs(metrics, metric=True),
+        "test_metrics": _pairs(test, metric=True),
         "dataset": _cut(version.dataset.name),
         "dataset_version": f"v{version.number} ({version.short_hash})",
         "preparation": _pairs(run.preparation or {}),
@@ -341,14 +345,25 @@ def _take_comparison(user: User, pk: int) -> tuple[str, dict]:
         "runs": [{"name": _cut(run.name), "algorithm": run.algorithm} for run in runs],
         "rows": [_comparison_row(row) for row in rows[:MAX_ROWS]],
         "rows_omitted": max(0, len(rows) - MAX_ROWS),
-        "charts": [chart for chart in map(_chart, built) if chart],
+        "charts": _charts(built),
     }
     return f"Comparison of {len(runs)} runs in '{experiment.name}'", data
 
 
 def _comparison_row(row: tracking_selectors.ComparisonRow) -> dict:
-    values = [_value(value) for value in row.values]
+    values = ["—" if value is None else _value(value) for value in row.values]
     return {"section": row.section, "name": _cut(row.name, 100), "values": values, "same": row.same}
+
+
+def _score(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) and not isinstance(value, bool) else "—"
+
+
+def _rule(column: dict) -> str:
+    """When the column's test calls it drift, as the report page writes it."""
+    if column["test"] in report_charts.P_VALUE_TESTS:
+        return f"p < {column['threshold']:g}"
+    return f"≥ {column['threshold']:g}"
 
 
 def _take_report(user: User, pk: int) -> tuple[str, dict]:
@@ -383,8 +398,9 @@ def _take_report(user: User, pk: int) -> tuple[str, dict]:
         "window": window,
         "trigger": report.get_trigger_display(),
         "dataset_drift": bool(report.dataset_drift),
-        "share_drifted": report.share_drifted or 0.0,
-        "drift_share": report.drift_share,
+        "tested": len(columns),
+        "share_drifted": f"{round((report.share_drifted or 0) * 100)} %",
+        "drift_share": f"{round(report.drift_share * 100)} %",
         "prediction": report_charts.side_sentence(report.prediction_drift, "predictions"),
         "labels": report_charts.side_sentence(report.label_drift, "labels"),
         "columns": [
@@ -392,8 +408,8 @@ def _take_report(user: User, pk: int) -> tuple[str, dict]:
                 "column": _cut(column["column"], 200),
                 "test": column["test_name"],
                 "measure": "p-value" if column["test"] in report_charts.P_VALUE_TESTS else "distance",
-                "score": column["score"],
-                "threshold": column["threshold"],
+                "score": _score(column["score"]),
+                "rule": _rule(column),
                 "drifted": bool(column["drifted"]),
                 "chosen": column.get("chosen") == "chosen",
                 "reason": _cut(column.get("reason", "")),
@@ -402,7 +418,7 @@ def _take_report(user: User, pk: int) -> tuple[str, dict]:
         ],
         "columns_omitted": max(0, len(columns) - MAX_ROWS),
         "when": _when(report.finished_at or report.created_at),
-        "charts": [chart for chart in (_chart(column["chart"]) for column in columns[:MAX_CHARTS]) if chart],
+        "charts": _charts([column["chart"] for column in columns[:MAX_CHARTS]]),
     }
     return f"Drift report on '{data['endpoint']}'" if data["endpoint"] else "Drift report", data
 
@@ -476,4 +492,8 @@ def snapshot_take(*, user: User, ref: str) -> Snapshot:
         raise _missing(Snapshot.Kind(kind).label.lower())
     title, data = _TAKERS[kind](user, pk)
     data = _bounded(_scrub(data))
+    # Ids for the card's elements (its title, each chart's data block), unique on any page that shows it.
+    data["id"] = f"snapshot-{uuid.uuid4().hex[:12]}"
+    for number, chart in enumerate(data.get("charts") or [], start=1):
+        chart["id"] = f"{data['id']}-chart-{number}"
     return Snapshot(kind=kind, title=_cut(_scrub(title), TITLE_MAX), data=data, source_id=pk)
