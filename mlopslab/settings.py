@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "mlopslab.refusals.RefusalMiddleware",
     "mlopslab.database.DatabaseBusyMiddleware",
+    # After the response: records a signed-in visit at most once a minute (community "who is here").
+    "community.presence.PresenceMiddleware",
 ]
 
 ROOT_URLCONF = "mlopslab.urls"
@@ -125,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mlopslab.context_processors.navigation",
+                "community.context_processors.community",
             ],
         },
     },
