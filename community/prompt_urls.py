@@ -1,3 +1,11 @@
 """URLs of the community's prompt pages, included in community/urls.py under the community namespace."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from community import prompt_views
+
+urlpatterns: list = [
+    path("prompts/<int:prompt_id>/", prompt_views.prompt_detail, name="prompt"),
+    path("prompts/<int:prompt_id>/answer/", prompt_views.prompt_answer, name="prompt_answer"),
+    path("prompts/<int:prompt_id>/cohorts/", prompt_views.prompt_cohort_answers, name="prompt_cohort_answers"),
+]

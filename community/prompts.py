@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cohorts.models import CohortMembership
@@ -88,17 +88,14 @@ def lesson_prompts(*, lesson: Lesson) -> QuerySet[DiscussionPrompt]:
     return DiscussionPrompt.objects.filter(lesson=lesson).exclude(order=RETIRED).order_by("order", "pk")
 
 
-def may_read_peers(*, user: User | AnonymousUser, mine: PromptAnswer | None) -> bool:
-    """A learner reads their peers' answers once they wrote theirs; an instructor (who is teaching) always."""
-    return mine is not None or is_author(user)
-
-
 def _shown_answers(prompt: DiscussionPrompt) -> QuerySet[PromptAnswer]:
     return prompt.answers.filter(hidden_at__isnull=True).select_related("author")
 
 
 @dataclass
 class PromptState:
+    """One prompt as `user` sees it. `peers` and `model` are empty unless `may_read`; `form` is set by the view."""
+
     prompt: DiscussionPrompt
     mine: PromptAnswer | None
     may_read: bool
@@ -106,6 +103,7 @@ class PromptState:
     peers: list[PromptAnswer]
     peer_count: int
     instructor: bool
+    form: object = None
 
     @property
     def more(self) -> int:
@@ -127,6 +125,11 @@ def prompt_state(
         count = others.count()
         peers = list(others[offset : offset + limit] if limit is not None else others[offset:])
     return PromptState(prompt, mine, may_read, model, peers, count, instructor)
+
+
+def lesson_prompt_states(*, lesson: Lesson, user: User) -> list[PromptState]:
+    """The lesson page's prompts, each as `user` sees it, with the newest PEERS_SHOWN peers' answers."""
+    return [prompt_state(prompt=prompt, user=user) for prompt in lesson_prompts(lesson=lesson)]
 
 
 def readable_prompt(*, user: User, prompt_id: int) -> DiscussionPrompt:
@@ -158,26 +161,6 @@ def cohort_answers(*, prompt: DiscussionPrompt, instructor: User) -> list[Cohort
         .order_by("-created_at", "-pk")
     )
     return [CohortAnswer(answer, cohorts_of.get(answer.author_id, [])) for answer in answers]
-
-
-def instructor_cohort_count(*, instructor: User) -> int:
-    return instructor.cohorts_taught.count()
-
-
-def answered_prompt_ids(*, user: User, prompts: list[DiscussionPrompt]) -> set[int]:
-    return set(
-        PromptAnswer.objects.filter(author=user, prompt__in=prompts).values_list("prompt_id", flat=True).order_by()
-    )
-
-
-def answer_counts(*, prompts: list[DiscussionPrompt]) -> dict[int, int]:
-    rows = (
-        PromptAnswer.objects.filter(prompt__in=prompts, hidden_at__isnull=True)
-        .values("prompt_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return {row["prompt_id"]: row["n"] for row in rows}
 
 
 # --- services --------------------------------------------------------------------------------------------------

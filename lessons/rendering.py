@@ -164,11 +164,27 @@ def _render_callout(self: object, tokens: list[Token], idx: int, options: object
 def _render_prompt(self: object, tokens: list[Token], idx: int, options: object, env: dict) -> str:
     token = tokens[idx]
     if token.nesting != 1:
-        return "</section>\n"
+        slug = tokens[_opening_of(tokens, idx)].meta.get("prompt_slug")
+        link = (
+            f'<p class="discussion-prompt__answer"><a href="#discuss-{slug}">Write your answer</a></p>\n'
+            if slug
+            else ""
+        )
+        return f"{link}</section>\n"
     # The slug was checked by `_collect_prompts`: a bad or repeated one gives no id (ids stay unique on the page).
     slug = token.meta.get("prompt_slug")
     anchor = f' id="prompt-{slug}"' if slug else ""
     return f'<section class="discussion-prompt"{anchor}>\n<h2>Discuss</h2>\n'
+
+
+def _opening_of(tokens: list[Token], idx: int) -> int:
+    """The index of the `container_prompt_open` that the closing token at `idx` closes."""
+    depth = 0
+    for index in range(idx, -1, -1):
+        depth += {"container_prompt_close": 1, "container_prompt_open": -1}.get(tokens[index].type, 0)
+        if depth == 0:
+            return index
+    return idx
 
 
 def _prompt_problem(slug: str, seen: set[str]) -> str | None:

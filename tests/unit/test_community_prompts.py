@@ -4,12 +4,18 @@ peers' answers, model answers and the instructors' cohort listing."""
 from pathlib import Path
 
 import pytest
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
 
-from community.models import DiscussionPrompt, PromptAnswer
-from community.prompts import RETIRED, prompts_extract
+from cohorts.models import Cohort, CohortMembership
+from community.models import BODY_MAX, DiscussionPrompt, PromptAnswer
+from community.prompts import ANSWERS_PER_HOUR, PEERS_SHOWN, RETIRED, prompt_answer_save, prompts_extract
 from lessons.models import Lesson
 from lessons.rendering import discussion_prompts, render_markdown
 from lessons.services import CONTENT_ROOT, content_sync, lesson_render
+from mlopslab.refusals import Refused
 from tests.content_tree import write_content_tree
 
 PROMPTS = """
@@ -123,3 +129,187 @@ def test_the_studio_save_path_extracts_prompts(tree: Path) -> None:
     prompt = DiscussionPrompt.objects.get(lesson=lesson)
     assert prompt.slug == "studio-made"
     assert 'id="prompt-studio-made"' in lesson.html
+
+
+# --- the lesson page -------------------------------------------------------------------------------------------
+
+PEER_TEXT = "Peers write about lineage here"
+
+
+def _lesson_url() -> str:
+    return reverse("lessons:lesson", args=["first", "intro"])
+
+
+def _prompt(slug: str = "missing-principles") -> DiscussionPrompt:
+    return DiscussionPrompt.objects.get(slug=slug)
+
+
+def _answer(prompt: DiscussionPrompt, author: object, body: str = PEER_TEXT, **fields: object) -> PromptAnswer:
+    return PromptAnswer.objects.create(prompt=prompt, author=author, body=body, body_html=f"<p>{body}</p>", **fields)
+
+
+def _post(client: Client, prompt: DiscussionPrompt, body: str, htmx: bool = False, **fields: str) -> HttpResponse:
+    url = reverse("community:prompt_answer", kwargs={"prompt_id": prompt.pk})
+    return client.post(url, {"body": body, **fields}, headers={"HX-Request": "true"} if htmx else {})
+
+
+def test_before_answering_the_page_has_the_form_and_no_peer_answer(
+    tree: Path, learner_client: Client, other_learner: object
+) -> None:
+    _answer(_prompt(), other_learner)
+    html = learner_client.get(_lesson_url()).content.decode()
+    assert "Your peers' answers appear once you have written yours" in html
+    assert "Share my answer" in html
+    assert 'id="prompt-missing-principles"' in html  # the Discuss block in the prose
+    assert PEER_TEXT not in html
+    fragment = learner_client.get(
+        reverse("community:prompt", kwargs={"prompt_id": _prompt().pk}), headers={"HX-Request": "true"}
+    )
+    assert PEER_TEXT not in fragment.content.decode()
+    page = learner_client.get(reverse("community:prompt", kwargs={"prompt_id": _prompt().pk}))
+    assert PEER_TEXT not in page.content.decode()
+
+
+def test_after_answering_without_javascript_the_lesson_shows_own_and_peers_answers(
+    tree: Path, learner_client: Client, other_learner: object
+) -> None:
+    _answer(_prompt(), other_learner)
+    response = _post(learner_client, _prompt(), "We would add **monitoring** <script>alert(1)</script>")
+    assert response.status_code == 302
+    assert response["Location"] == f"{_lesson_url()}#prompt-card-{_prompt().pk}"
+    html = learner_client.get(_lesson_url()).content.decode()
+    assert PEER_TEXT in html
+    assert "<strong>monitoring</strong>" in html
+    assert "<script>alert(1)" not in html
+    assert "Edit your answer" in html
+
+
+def test_an_htmx_answer_swaps_in_the_peers_answers(tree: Path, learner_client: Client, other_learner: object) -> None:
+    _answer(_prompt(), other_learner)
+    response = _post(learner_client, _prompt(), "Monitoring.", htmx=True)
+    assert response.status_code == 200
+    assert PEER_TEXT in response.content.decode()
+    assert "Your answer is shared." in response.content.decode()
+
+
+def test_one_answer_per_learner_a_second_post_edits_it(tree: Path, learner: object, learner_client: Client) -> None:
+    _post(learner_client, _prompt(), "First.")
+    _post(learner_client, _prompt(), "Second thoughts.")
+    answer = PromptAnswer.objects.get(prompt=_prompt(), author=learner)
+    assert answer.body == "Second thoughts."
+    assert answer.edited_at is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"), [("   ", "it is empty"), ("x" * (BODY_MAX + 1), "an answer may have at most 20,000")]
+)
+def test_an_empty_or_too_long_answer_is_refused_with_its_message(
+    tree: Path, learner_client: Client, body: str, message: str
+) -> None:
+    for htmx in (False, True):
+        response = _post(learner_client, _prompt(), body, htmx=htmx)
+        assert response.status_code == 422
+        assert message in response.content.decode()
+    assert not PromptAnswer.objects.exists()
+
+
+def test_past_ten_answers_an_hour_the_learner_is_told_when_to_write_again(
+    tree: Path, learner: object, learner_client: Client
+) -> None:
+    lesson = Lesson.objects.get(node__slug="first")
+    for number in range(ANSWERS_PER_HOUR):
+        extra = DiscussionPrompt.objects.create(lesson=lesson, slug=f"extra-{number}", order=RETIRED, text="x")
+        _answer(extra, learner)
+    response = _post(learner_client, _prompt(), "One more.", htmx=True)
+    assert response.status_code == 429
+    assert "You can write again at" in response.content.decode()
+    assert not PromptAnswer.objects.filter(prompt=_prompt()).exists()
+
+
+def test_hidden_answers_are_left_out_for_peers(
+    tree: Path, learner: object, learner_client: Client, other_learner: object
+) -> None:
+    _answer(_prompt(), other_learner, hidden_at=timezone.now())
+    _answer(_prompt(), learner, body="Mine.")
+    html = learner_client.get(_lesson_url()).content.decode()
+    assert PEER_TEXT not in html
+    assert "Your peers' answers (0)" in html
+
+
+def test_peers_beyond_the_first_ten_are_behind_show_more_and_pages(
+    tree: Path, learner: object, learner_client: Client, django_user_model: type
+) -> None:
+    prompt = _prompt()
+    for number in range(PEERS_SHOWN + 2):
+        _answer(prompt, django_user_model.objects.create(username=f"peer{number}"), body=f"Peer answer {number}.")
+    _answer(prompt, learner, body="Mine.")
+    html = learner_client.get(_lesson_url()).content.decode()
+    assert "Peer answer 11." in html  # newest first
+    assert "Peer answer 0." not in html
+    assert "Show 2 more answers" in html
+    page = learner_client.get(reverse("community:prompt", kwargs={"prompt_id": prompt.pk})).content.decode()
+    assert "Peer answer 0." in page
+
+
+# --- instructors -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def teacher(django_user_model: type, instructors: object) -> object:
+    user = django_user_model.objects.create_user(username="tess", first_name="Tess")
+    user.groups.add(instructors)
+    return user
+
+
+def test_an_instructor_reads_peers_without_answering_and_marks_a_model_answer(
+    tree: Path, client: Client, teacher: object, learner: object, other_learner: object
+) -> None:
+    _answer(_prompt(), other_learner)
+    client.force_login(teacher)
+    html = client.get(_lesson_url()).content.decode()
+    assert PEER_TEXT in html
+    assert "Your cohorts' answers to this prompt" in html
+    _post(client, _prompt(), "The **model** view.", model="on")
+    assert PromptAnswer.objects.get(author=teacher).is_model
+    client.force_login(learner)
+    _post(client, _prompt(), "Mine.")
+    html = client.get(_lesson_url()).content.decode()
+    assert "The instructor's model answer" in html
+    assert "The <strong>model</strong> view." in html
+
+
+def test_marking_another_model_answer_unmarks_the_first(
+    tree: Path, teacher: object, django_user_model: type, instructors: object
+) -> None:
+    second = django_user_model.objects.create_user(username="ivan")
+    second.groups.add(instructors)
+    prompt_answer_save(prompt=_prompt(), author=teacher, body="One.", model=True)
+    prompt_answer_save(prompt=_prompt(), author=second, body="Two.", model=True)
+    assert list(PromptAnswer.objects.filter(is_model=True).values_list("author__username", flat=True)) == ["ivan"]
+
+
+def test_a_learner_cannot_mark_a_model_answer(tree: Path, learner: object, learner_client: Client) -> None:
+    _post(learner_client, _prompt(), "Mine.", model="on")
+    assert not PromptAnswer.objects.get(author=learner).is_model
+    with pytest.raises(Refused):
+        prompt_answer_save(prompt=_prompt(), author=learner, body="Mine.", model=True)
+
+
+def test_the_cohort_listing_shows_only_the_instructors_own_cohorts_learners(
+    tree: Path, client: Client, teacher: object, learner: object, other_learner: object, django_user_model: type
+) -> None:
+    other_teacher = django_user_model.objects.create_user(username="otto")
+    mine = Cohort.objects.create(name="Spring", instructor=teacher, invite_code="SPRING1")
+    theirs = Cohort.objects.create(name="Autumn", instructor=other_teacher, invite_code="AUTUMN1")
+    CohortMembership.objects.create(cohort=mine, learner=learner)
+    CohortMembership.objects.create(cohort=theirs, learner=other_learner)
+    _answer(_prompt(), learner, body="Ada's view.")
+    _answer(_prompt(), other_learner, body="Grace's view.")
+    url = reverse("community:prompt_cohort_answers", kwargs={"prompt_id": _prompt().pk})
+    client.force_login(teacher)
+    html = client.get(url).content.decode()
+    assert "Ada's view." in html
+    assert "Spring" in html
+    assert "Grace" not in html
+    client.force_login(learner)
+    assert client.get(url).status_code == 403
