@@ -29,7 +29,7 @@ from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
 from sandbox.monitoring.models import DriftReport
 from sandbox.serving import selectors as serving_selectors
-from sandbox.serving.models import PredictionLog
+from sandbox.serving.models import PredictionLog, RefusedRequest
 from sandbox.tracking import selectors as tracking_selectors
 from sandbox.tracking.models import Experiment, Run
 
@@ -176,10 +176,15 @@ def _ref(kind: str, pk: int) -> str:
     return f"{kind}:{pk}"
 
 
+REFUSED_REQUEST = "refused_request"
+"""The ref of a request the endpoint refused (a RefusedRequest), shared as a failing request."""
+REF_KINDS = {**{kind: kind for kind in Snapshot.Kind.values}, REFUSED_REQUEST: Snapshot.Kind.FAILING_REQUEST}
+
+
 def parse_ref(ref: str) -> tuple[str, int]:
-    """(kind, id) of a ref like "run:12", or `Refused` (400) for anything else."""
+    """(what the ref names, id) of a ref like "run:12" or "refused_request:3", or `Refused` (400) otherwise."""
     kind, _, number = str(ref or "").strip().partition(":")
-    if kind not in Snapshot.Kind.values or not number.isascii() or not number.isdigit() or len(number) > 18:
+    if kind not in REF_KINDS or not number.isascii() or not number.isdigit() or len(number) > 18:
         raise Refused("Choose something from your sandbox to attach.", status=400)
     return kind, int(number)
 
@@ -262,12 +267,31 @@ def _failing_attachable(user: User) -> list[Attachable]:
     return found
 
 
+def _refused_attachable(user: User) -> list[Attachable]:
+    owned = serving_selectors.deployments_owned(owner=user).order_by().values("pk")
+    refused = (
+        RefusedRequest.objects.filter(deployment__in=owned)
+        .select_related("deployment")
+        .order_by("-pk")
+        .only("pk", "status", "message", "created_at", "deployment__name")[:PER_KIND]
+    )
+    return [
+        Attachable(
+            f"{REFUSED_REQUEST}:{entry.pk}",
+            Snapshot.Kind.FAILING_REQUEST,
+            f"Refused request to '{entry.deployment.name}' — {entry.status}: {_cut(_scrub(entry.message), 60)}, "
+            f"{_day(entry.created_at)}",
+        )
+        for entry in refused
+    ]
+
+
 def attachable(user: User) -> list[Attachable]:
     """What the learner can attach to a post, only their own: runs, comparisons, drift reports and failing
     requests, each kind newest first and at most PER_KIND of it, in that order of kinds."""
     if not user.is_authenticated:
         return []
-    kinds = (_runs_attachable, _comparisons_attachable, _reports_attachable, _failing_attachable)
+    kinds = (_runs_attachable, _comparisons_attachable, _reports_attachable, _refused_attachable, _failing_attachable)
     return [item for listing in kinds for item in listing(user)]
 
 
@@ -475,7 +499,38 @@ def _take_failing(user: User, pk: int) -> tuple[str, dict]:
     return f"Failing request to '{log.deployment.name}' (version {log.version.number})", data
 
 
+def _take_refused(user: User, pk: int) -> tuple[str, dict]:
+    """A request the endpoint refused with a 4xx: the body as sent and MLflow's error answer."""
+    owned = serving_selectors.deployments_owned(owner=user).order_by().values("pk")
+    entry = (
+        RefusedRequest.objects.filter(deployment__in=owned, pk=pk)
+        .select_related("deployment", "version__registered_model")
+        .first()
+    )
+    if entry is None:
+        raise _missing("refused request")
+    request_text = entry.body if len(entry.body) <= MAX_BODY else entry.body[: MAX_BODY - 1] + "…"
+    data = {
+        "endpoint": entry.deployment.name,
+        "model": _cut(entry.version.registered_model.name) if entry.version else "",
+        "version": entry.version.number if entry.version else None,
+        "role": "",
+        "status": f"{entry.status} {entry.error_code}",
+        "rows": None,
+        "content_type": entry.content_type,
+        "request": request_text,
+        "request_cut": entry.body_bytes > len(request_text),
+        "response": json.dumps({"error_code": entry.error_code, "message": entry.message}, ensure_ascii=False),
+        "latency_ms": None,
+        "caller_answer": None,
+        "refused": True,
+        "when": _when(entry.created_at),
+    }
+    return f"Refused request to '{entry.deployment.name}' ({entry.status} {entry.error_code})", data
+
+
 _TAKERS = {
+    REFUSED_REQUEST: _take_refused,
     Snapshot.Kind.RUN: _take_run,
     Snapshot.Kind.COMPARISON: _take_comparison,
     Snapshot.Kind.DRIFT_REPORT: _take_report,
@@ -496,4 +551,4 @@ def snapshot_take(*, user: User, ref: str) -> Snapshot:
     data["id"] = f"snapshot-{uuid.uuid4().hex[:12]}"
     for number, chart in enumerate(data.get("charts") or [], start=1):
         chart["id"] = f"{data['id']}-chart-{number}"
-    return Snapshot(kind=kind, title=_cut(_scrub(title), TITLE_MAX), data=data, source_id=pk)
+    return Snapshot(kind=REF_KINDS[kind], title=_cut(_scrub(title), TITLE_MAX), data=data, source_id=pk)

@@ -4,7 +4,7 @@ from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.jobs.models import Job
 from sandbox.monitoring.models import DriftPolicy, DriftReport, Drill, MonitoringEvent, TrafficRun
 from sandbox.registry.models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, Validation
-from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Release
+from sandbox.serving.models import ApiToken, Deployment, PredictionLog, RefusedRequest, Release
 from sandbox.tracking.models import Experiment, Run
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ModelVersion",
     "MonitoringEvent",
     "PredictionLog",
+    "RefusedRequest",
     "RegisteredModel",
     "Release",
     "Run",

@@ -4,7 +4,8 @@
 Callers authenticate with `Authorization: Bearer <token>` (an `ApiToken`, looked up by its SHA-256) or, without
 that header, with the site's session. No credentials, or a wrong or revoked token, is 401; an endpoint that is
 not the caller's, or none at all, is 404. Every refusal is MLflow's JSON error body
-(`{"error_code": …, "message": …}`) with a 4xx status, and a refused request logs nothing.
+(`{"error_code": …, "message": …}`) with a 4xx status, and a refused request adds nothing to the prediction log;
+one refused once its token was accepted is kept as a `RefusedRequest` (the newest 50 per deployment).
 
 The path is kept short because it is the one a load test hammers: one indexed query, compiled once, finds the
 deployment and checks the token together (a second only on the way to a 401), the loaded models are kept per
@@ -41,7 +42,7 @@ from sandbox.registry import artifacts
 from sandbox.registry.models import ModelVersion
 from sandbox.serving import request_log
 from sandbox.serving.challenges import CANARY_PERCENT as CHALLENGE_CANARY_PERCENT
-from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Release, Strategy
+from sandbox.serving.models import ApiToken, Deployment, PredictionLog, RefusedRequest, Release, Strategy
 from sandbox.serving.services import signature_of, token_hash
 
 # numpy and pandas load with the first prediction this process answers, not when the site starts.
@@ -383,21 +384,21 @@ def invoke(
     try:
         parsed = _parse(answerer, body, content_type)
     except scoring.ScoringError as error:
-        return Answer(error_response(error.status, error.error_code, error.message))
+        return _refused(row, answerer, body, content_type, error.status, error.error_code, error.message)
     empty = _empty_refused_columns(serving, parsed)
     if empty:
         message = (
             f"This endpoint refuses requests whose {', '.join(map(repr, empty))} is empty (null), because that "
             "column is known to arrive broken; fix it upstream and send the request again."
         )
-        return Answer(error_response(400, BAD_REQUEST, message))
+        return _refused(row, answerer, body, content_type, 400, BAD_REQUEST, message)
     if serving.added_latency_ms:
         time.sleep(serving.added_latency_ms / 1000)
     try:
         predictions = _predict(answerer, parsed)
     except Exception:
         logger.exception("version %s of deployment %s failed to predict", answerer.version_id, row.pk)
-        return Answer(error_response(400, BAD_REQUEST, MODEL_FAILED))
+        return _refused(row, answerer, body, content_type, 400, BAD_REQUEST, MODEL_FAILED)
     payload = scoring.format_predictions(predictions)
     request_id = uuid.uuid4().hex
     latency = (time.perf_counter() - started) * 1000
@@ -422,6 +423,30 @@ def invoke(
     response["X-Model-Version"] = str(answerer.number)
     response["X-Request-Id"] = request_id
     return Answer(response, answerer.number, role)
+
+
+_refusals_kept = itertools.count(1)
+PRUNE_EVERY = 10
+"""Refused requests beyond a deployment's newest RefusedRequest.KEPT are deleted every this many refusals."""
+
+
+def _refused(
+    row: DeploymentRow, answerer: object, body: bytes, content_type: str | None, status: int, code: str, message: str
+) -> Answer:
+    """MLflow's error answer, and the request kept beside it for the learner's log (a failure to keep it never
+    changes the answer)."""
+    try:
+        RefusedRequest.objects.create(
+            deployment_id=row.pk, version_id=answerer.version_id, status=status, error_code=code, message=message,
+            content_type=(content_type or "")[:100], body=body[: RefusedRequest.BODY_KEPT].decode("utf-8", "replace"),
+            body_bytes=len(body),
+        )  # fmt: skip
+        if next(_refusals_kept) % PRUNE_EVERY == 0:
+            old = RefusedRequest.objects.filter(deployment_id=row.pk).order_by("-id")[RefusedRequest.KEPT :]
+            RefusedRequest.objects.filter(pk__in=list(old.values_list("pk", flat=True)[:1000])).delete()
+    except Exception:
+        logger.exception("could not keep a refused request of deployment %s", row.pk)
+    return Answer(error_response(status, code, message), answerer.number)
 
 
 def _challenge_progress(owner_id: int) -> None:

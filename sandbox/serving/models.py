@@ -151,7 +151,7 @@ class ApiToken(models.Model):
 
 class PredictionLog(models.Model):
     """One answer to one request by one version: the stable's or the canary's (returned), or the shadow's
-    (logged only; it shares the request's `request_id`). A refused request logs nothing.
+    (logged only; it shares the request's `request_id`). A refused request is not one of these (see RefusedRequest).
 
     Inputs and predictions keep at most `LOGGED_ROWS` rows of a batch, `row_count` says how many there were.
     `label` and `labelled_at` wait for the ground truth, aligned with the logged rows.
@@ -192,3 +192,32 @@ class PredictionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id} {self.role} v{self.version_id} ({self.status})"
+
+
+class RefusedRequest(models.Model):
+    """A request the endpoint refused after its token was accepted: what was sent and what it was answered (a 4xx
+    in MLflow's error body), so the learner can see why, and share it. Only the newest `KEPT` of a deployment stay.
+
+    A request refused before the token was checked (no token, a wrong one, an unknown endpoint) is not kept: it
+    could be anyone's, and would let a stranger fill a learner's log.
+    """
+
+    KEPT = 50
+    BODY_KEPT = 10_000
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="refused_requests")
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=40)
+    message = models.TextField()
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.TextField(help_text="The first BODY_KEPT characters of the request body, as sent.")
+    body_bytes = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["deployment", "-id"], name="refused_request_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} {self.status} {self.error_code}"

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from sandbox.serving.models import ApiToken, Deployment, PredictionLog, Release
+from sandbox.serving.models import ApiToken, Deployment, PredictionLog, RefusedRequest, Release
 
 # The page shows this many of the newest requests, and reads the split from this many of the current release's.
 LOG_SHOWN = 50
@@ -90,6 +90,19 @@ def predictions_latest(*, deployment: Deployment, limit: int = LOG_SHOWN) -> lis
         )  # fmt: skip
         shown.append(logged)
     return shown
+
+
+REFUSED_SHOWN = 10
+
+
+def refused_latest(*, deployment: Deployment, limit: int = REFUSED_SHOWN) -> list[RefusedRequest]:
+    """The newest requests the endpoint refused after accepting their token (a seek on `refused_request_newest`)."""
+    return list(
+        RefusedRequest.objects.filter(deployment=deployment)
+        .select_related("version")
+        .order_by("-id")
+        .only("created_at", "status", "error_code", "message", "body", "body_bytes", "version__number")[:limit]
+    )
 
 
 @dataclass(frozen=True)

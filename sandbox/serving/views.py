@@ -91,6 +91,7 @@ def _detail_context(request: HttpRequest, deployment: Deployment, *, token: str 
         "releases": releases,
         "split": selectors.traffic_split(release=deployment.current_release),
         "log": selectors.predictions_latest(deployment=deployment),
+        "refused": selectors.refused_latest(deployment=deployment),
         "snippets": snippets,
         "new_token": token,
         "release_form": bound.get("release_form") or ReleaseForm(),
@@ -123,6 +124,7 @@ def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
         context = {
             "deployment": deployment,
             "log": selectors.predictions_latest(deployment=deployment),
+            "refused": selectors.refused_latest(deployment=deployment),
             "split": selectors.traffic_split(release=deployment.current_release),
         }
         return render(request, "sandbox/serving/deployment.html#request-log", context)

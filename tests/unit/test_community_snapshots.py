@@ -22,6 +22,7 @@ from sandbox.models import (
     Experiment,
     ModelVersion,
     PredictionLog,
+    RefusedRequest,
     RegisteredModel,
     Release,
     Run,
@@ -234,6 +235,30 @@ def test_a_failing_request_snapshot_never_carries_the_token(sandbox: dict, learn
     card = _card(snapshot)
     assert sandbox["prefix"] not in card
     assert "mlt_" not in card
+
+
+def test_a_request_the_endpoint_refused_is_shared_as_sent_and_answered(
+    sandbox: dict, learner: User, other_learner: User
+) -> None:
+    body = '{"dataframe_split": {"columns": ["tenure"], "data": [["three"]]}}'
+    refused = RefusedRequest.objects.create(
+        deployment=sandbox["deployment"], version=sandbox["deployment"].stable_version, status=400,
+        error_code="BAD_REQUEST", message="Incompatible input types for column tenure.", body=body,
+        body_bytes=len(body), content_type="application/json",
+    )  # fmt: skip
+    ref = f"refused_request:{refused.pk}"
+    assert ref in [item.ref for item in attachable(learner)]
+    assert ref not in [item.ref for item in attachable(other_learner)]
+    snapshot = snapshot_take(user=learner, ref=ref)
+    assert snapshot.kind == Snapshot.Kind.FAILING_REQUEST
+    assert snapshot.data["request"] == body
+    assert json.loads(snapshot.data["response"])["message"] == "Incompatible input types for column tenure."
+    card = _card(snapshot)
+    assert "400 BAD_REQUEST" in card
+    assert "Incompatible input types" in card
+    with pytest.raises(Refused) as other:
+        snapshot_take(user=other_learner, ref=ref)
+    assert other.value.status == 404
 
 
 @pytest.mark.django_db

@@ -7,9 +7,10 @@ from collections.abc import Callable
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.urls import reverse
 
 from sandbox.ml import scoring
-from sandbox.models import ApiToken, Deployment, ModelVersion, PredictionLog
+from sandbox.models import ApiToken, Deployment, ModelVersion, PredictionLog, RefusedRequest
 from sandbox.registry import artifacts
 from sandbox.serving import endpoint, services
 from tests.unit import test_serving_setup as setup
@@ -150,6 +151,31 @@ def test_every_bad_input_is_a_4xx_with_mlflows_error_body_and_logs_nothing(
     wrong = {name: pair for name, pair in answered.items() if pair[0] != pair[1]}
     assert not wrong, f"(answered, expected): {wrong}"
     assert not PredictionLog.objects.exists()
+    # Each refusal the endpoint decided once the token was accepted is kept for the learner, as sent and answered.
+    kept = list(RefusedRequest.objects.filter(deployment=live).order_by("pk"))
+    assert kept
+    assert all(400 <= entry.status < 500 for entry in kept)
+    assert all(entry.message for entry in kept)
+
+
+def test_a_refused_request_is_kept_with_its_body_and_answer_and_only_the_newest_stay(
+    live: Deployment, v1: ModelVersion, token: str, client: Client
+) -> None:
+    response = invoke(client, "cancer-api", '{"dataframe_records": "nope"}', token)
+    answer = _error(response, 400)
+    entry = RefusedRequest.objects.get(deployment=live)
+    assert entry.body == '{"dataframe_records": "nope"}'
+    assert (entry.status, entry.error_code, entry.message) == (400, answer["error_code"], answer["message"])
+    assert entry.version == v1
+    assert token not in entry.body + entry.message
+    for _ in range(RefusedRequest.KEPT + endpoint.PRUNE_EVERY):
+        invoke(client, "cancer-api", "[1, 2", token)
+    assert RefusedRequest.objects.filter(deployment=live).count() <= RefusedRequest.KEPT + endpoint.PRUNE_EVERY
+    assert not RefusedRequest.objects.filter(pk=entry.pk).exists(), "the oldest went first"
+    client.force_login(live.owner)
+    page = client.get(reverse("sandbox:deployment", args=[live.pk])).content.decode()
+    assert "Refused requests" in page
+    assert "[1, 2" in page
 
 
 def test_a_value_that_cannot_be_converted_is_named_in_the_message(
@@ -196,6 +222,7 @@ def test_credentials_are_checked_before_anything_is_said_about_the_endpoint(
     unknown = client.post("/serve/nowhere/invocations", body, content_type="application/json")
     assert unknown.status_code == 401
     assert not PredictionLog.objects.exists()
+    assert not RefusedRequest.objects.exists(), "a request refused before its token is nobody's to keep"
 
 
 def test_an_unknown_endpoint_and_anything_else_under_serve_is_a_json_404(
