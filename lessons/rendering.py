@@ -106,6 +106,12 @@ class Rendered:
     def reading_minutes(self) -> int:
         return max(1, round(self.word_count / WORDS_PER_MINUTE))
 
+    @property
+    def problems(self) -> list[tuple[int, str]]:
+        """What an author must fix, by line: links that point nowhere and prompts nobody could answer."""
+        found = [(line, f"link to {target!r}, which does not exist") for line, target in self.broken_links]
+        return sorted([*found, *self.prompt_problems])
+
     def to_json(self) -> dict:
         return {
             "html": self.html,

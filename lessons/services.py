@@ -112,7 +112,7 @@ def lesson_render(*, lesson: Lesson) -> list[str]:
         lesson.source, glossary=glossary_entries(GlossaryTerm.objects.all()), resolver=database_resolver()
     )
     _apply_rendering(lesson, rendered)
-    return [f"line {line}: link to {target!r}, which does not exist" for line, target in rendered.broken_links]
+    return [f"line {line}: {message}" for line, message in rendered.problems]
 
 
 def _rendering_values(rendered: Rendered) -> dict[str, object]:
@@ -225,8 +225,7 @@ def _render_lessons(
             rendered = cache.render(
                 cache.digest("lesson", context, str(offset), source), lambda s=source, o=offset: render(s, o)
             )
-            for line, target in rendered.broken_links:
-                problems.append(Problem(lesson_file.path, line, f"link to {target!r}, which does not exist"))
+            problems += [Problem(lesson_file.path, line, message) for line, message in rendered.problems]
             results[lesson_file.path] = (source, rendered)
     if problems:
         raise ContentError(problems)

@@ -212,9 +212,7 @@ def check(kind: str, data: Data, *, root: Path = CONTENT_ROOT) -> list[Problem]:
             resolver=_resolver_with(data),
             line_offset=lesson.body_line - 1,
         )
-        problems += [
-            Problem(name, line, f"link to {target!r}, which does not exist") for line, target in rendered.broken_links
-        ]
+        problems += [Problem(name, line, message) for line, message in rendered.problems]
     if kind == ItemKind.NODE:
         problems += _node_problems(name, data)
     return problems

@@ -76,9 +76,7 @@ def lesson_preview(data: Data, *, root: Path = CONTENT_ROOT) -> Preview:
     if not problems:
         # As check: the links are looked at once the file reads, named as sync names the file.
         name = str(Path(*path.parts[-2:]))
-        problems = [
-            Problem(name, line, f"link to {target!r}, which does not exist") for line, target in rendered.broken_links
-        ]
+        problems = [Problem(name, line, message) for line, message in rendered.problems]
     return Preview(
         html=rendered.html,
         problems=problems,

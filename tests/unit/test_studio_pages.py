@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
+from lessons.content_files import ContentError
 from lessons.models import FaqEntry, GlossaryTerm, Lesson, Question
 from lessons.services import content_sync
 from studio import export, items, revisions
@@ -223,6 +224,18 @@ def test_a_new_entry_is_appended_to_its_list_file() -> None:
     assert spliced == text + "\n- term: B\n  slug: b\n  definition: y\n"
     replaced = export.splice_entry(text, "term", "a", "- term: A2\n  slug: a\n  definition: z\n")
     assert replaced == "# Terms\n- term: A2\n  slug: a\n  definition: z\n\n# trailing note\n"
+
+
+def test_a_prompt_nobody_could_answer_is_a_problem_for_sync_and_for_the_studio(instructor: User, course: Path) -> None:
+    body = _data("lesson", LESSON_KEY)["body"] + "\n::: prompt\nWhat would you monitor first?\n:::\n"
+    with pytest.raises(revisions.Invalid) as refused:
+        _save("lesson", LESSON_KEY, instructor, body=body)
+    assert "prompt" in refused.value.message
+    path = course / "01-first" / "01-intro.md"
+    path.write_text(path.read_text() + "\n::: prompt\nWhat would you monitor first?\n:::\n")
+    with pytest.raises(ContentError) as failed:
+        content_sync(root=course)
+    assert "prompt" in str(failed.value)
 
 
 # --- who may -----------------------------------------------------------------------------------
