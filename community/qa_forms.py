@@ -39,10 +39,7 @@ class AskForm(forms.Form):
         ]
         self.fields["lesson"].choices = [("", "Not about one lesson"), *groups]
         self.attachable = {item.ref: item for item in attachable or []}
-        if self.attachable:
-            self.fields["attach"].choices = [(item.ref, item.label) for item in attachable]
-        else:
-            del self.fields["attach"]
+        self.fields["attach"].choices = [(item.ref, item.label) for item in attachable or []]
 
     def clean_node(self) -> Node | None:
         return self.stages.get(self.cleaned_data["node"])

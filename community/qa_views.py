@@ -9,8 +9,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from community import selectors, services
@@ -108,6 +110,13 @@ def question_ask(request: HttpRequest) -> HttpResponse:
     return render(request, "community/qa/ask.html", {"form": form})
 
 
+def _render(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """`render`, with the page's CSRF field made once (`csrf_input`) for its many small forms."""
+    token = get_token(request)
+    context["csrf_input"] = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+    return render(request, template, context, status=status)
+
+
 def _question_or_404(request: HttpRequest, post_id: int) -> Post:
     question = selectors.question_for(post_id=post_id, user=request.user)
     if question is None:
@@ -139,7 +148,7 @@ def _question_url(question_id: int, anchor: str = "") -> str:
 @require_GET
 def question_detail(request: HttpRequest, post_id: int) -> HttpResponse:
     question = _question_or_404(request, post_id)
-    return render(request, "community/qa/question.html", _page_context(request, question))
+    return _render(request, "community/qa/question.html", _page_context(request, question))
 
 
 @login_required
@@ -158,12 +167,12 @@ def question_updates(request: HttpRequest, post_id: int) -> HttpResponse:
         return HttpResponse(status=204)
     context = {"question": question, "new": new, "poll": POLL_SECONDS}
     status = STOP_POLLING if question.locked else 200
-    return render(request, "community/qa/question.html#updates", context, status=status)
+    return _render(request, "community/qa/question.html#updates", context, status=status)
 
 
 def _answers_section(request: HttpRequest, question: Post, *, status: int = 200, **extra: object) -> HttpResponse:
     question.refresh_from_db(fields=["answer_count", "accepted_answer", "locked_at", "score"])
-    return render(
+    return _render(
         request, "community/qa/question.html#answers", _page_context(request, question, **extra), status=status
     )
 
@@ -181,7 +190,7 @@ def answer_create(request: HttpRequest, post_id: int) -> HttpResponse:
         if request.htmx:
             return _answers_section(request, question, status=status, answer_form=form)
         context = _page_context(request, question, answer_form=form)
-        return render(request, "community/qa/question.html", context, status=status)
+        return _render(request, "community/qa/question.html", context, status=status)
     if request.htmx:
         return _answers_section(request, question, posted=answer.pk)
     messages.success(request, "Your answer is posted.")
@@ -209,8 +218,9 @@ def comment_create(request: HttpRequest, post_id: int) -> HttpResponse:
         )
         parent.question = question if parent.kind == Post.Kind.ANSWER else None
         parent.comment_error, parent.comment_draft = error, body if error else ""
+        selectors.decorate([parent], {parent.pk: parent.comment_list}, {})
         context = {"post": parent, "question": question}
-        return render(request, "community/qa/question.html#comments", context, status=status)
+        return _render(request, "community/qa/question.html#comments", context, status=status)
     if error:
         question = _question_or_404(request, question_id)
         context = _page_context(request, question)
@@ -218,7 +228,7 @@ def comment_create(request: HttpRequest, post_id: int) -> HttpResponse:
         for post in [question, *thread.answers]:
             if post.pk == parent.pk:
                 post.comment_error, post.comment_draft = error, body
-        return render(request, "community/qa/question.html", context, status=status)
+        return _render(request, "community/qa/question.html", context, status=status)
     return redirect(_question_url(question_id, f"post-{comment.pk}"))
 
 
@@ -239,8 +249,9 @@ def vote(request: HttpRequest, post_id: int) -> HttpResponse:
         post.vote_error = refusal.message
         post.my_vote = post.votes.filter(voter=request.user).values_list("value", flat=True).first() or 0
     post.refresh_from_db(fields=["score"])
+    selectors.decorate([post], {}, {post.pk: post.my_vote})
     question = post if post.kind == Post.Kind.QUESTION else post.question
-    return render(request, "community/qa/question.html#vote", {"post": post, "question": question}, status=status)
+    return _render(request, "community/qa/question.html#vote", {"post": post, "question": question}, status=status)
 
 
 @login_required

@@ -6,12 +6,14 @@ everyone but moderators and its author.
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Count, Prefetch, QuerySet, Window
+from django.db.models import Case, Count, FloatField, Prefetch, QuerySet, Subquery, Value, When, Window
+from django.urls import reverse
 
 from community.models import Post, Snapshot, Vote
 from community.visibility import is_moderator, visible_posts
@@ -19,6 +21,7 @@ from lessons.models import Lesson, Node
 
 PAGE_SIZE = 30
 NEWEST_ON_STAGE = 3
+RANK_CANDIDATES = 500
 SORTS = {"newest": "Newest", "unanswered": "Unanswered", "votes": "Most voted"}
 LIST_FIELDS = (
     "pk", "kind", "title", "score", "answer_count", "accepted_answer_id", "by_instructor", "created_at",
@@ -39,7 +42,8 @@ def questions(
     """The questions the user may see, of a stage or a lesson or all, searched by words and sorted.
 
     Sorts: newest first; unanswered (no visible answer yet) newest first; most voted. A search on PostgreSQL is
-    full-text (English stemming, websearch syntax: "quoted phrases", -excluded, or) ranked by relevance; on SQLite
+    full-text (English stemming, websearch syntax: "quoted phrases", -excluded, or) ranked by relevance (the
+    newest RANK_CANDIDATES matches; older ones follow by date); on SQLite
     every word must appear in the title or body, newest first.
     """
     posts = Post.objects.filter(kind=Post.Kind.QUESTION)
@@ -47,7 +51,7 @@ def questions(
         posts = posts.filter(lesson=lesson)
     elif node is not None:
         posts = posts.filter(node=node)
-    posts = visible_posts(posts, user).select_related("author", "node", "lesson").only(*LIST_FIELDS)
+    posts = visible_posts(posts, user)
     if sort == "unanswered":
         posts = posts.filter(answer_count=0)
     order = ["-score", "-created_at", "-pk"] if sort == "votes" else ["-created_at", "-pk"]
@@ -55,11 +59,20 @@ def questions(
     if q and connection.vendor == "postgresql":
         query = SearchQuery(q, config="english", search_type="websearch")
         posts = posts.annotate(search=search_vector()).filter(search=query)
-        posts = posts.annotate(rank=SearchRank(search_vector(), query))
-        order = ["-score", "-rank", "-created_at"] if sort == "votes" else ["-rank", "-created_at", "-pk"]
+        # Ranking recomputes each match's vector (the index only finds them): it is done for the newest
+        # RANK_CANDIDATES matches, which come first by relevance; any older match follows, newest first.
+        candidates = posts.order_by("-created_at", "-pk").values("pk")[:RANK_CANDIDATES]
+        rank = Case(
+            When(pk__in=Subquery(candidates), then=SearchRank(search_vector(), query)),
+            default=Value(0.0),
+            output_field=FloatField(),
+        )
+        posts = posts.annotate(rank=rank)
+        order = ["-score", "-rank", "-created_at", "-pk"] if sort == "votes" else ["-rank", "-created_at", "-pk"]
     elif q:
         for word in q.split()[:20]:
             posts = posts.filter(search_document__icontains=word.strip('"'))
+    posts = posts.select_related("author", "node", "lesson").only(*LIST_FIELDS)
     return posts.order_by(*order)
 
 
@@ -75,11 +88,30 @@ class Thread:
     accepted: Post | None = None
 
 
-def _attach(posts: list[Post], comments: dict[int, list[Post]], my_votes: dict[int, int]) -> None:
-    """Each post carries its comments and the reader's vote, for templates that take one post at a time."""
+_PK = 987654321
+
+
+def _url_maker(name: str) -> Callable[[int], str]:
+    """A post's URL of the `name` view, reversed once per page instead of once per post."""
+    pattern = reverse(name, kwargs={"post_id": _PK})
+    return lambda pk: pattern.replace(str(_PK), str(pk))
+
+
+def decorate(posts: list[Post], comments: dict[int, list[Post]], my_votes: dict[int, int]) -> None:
+    """Each post carries its comments, the reader's vote and its URLs, for templates that take one post at a time."""
+    names = ("community:vote", "community:comment_create", "community:accept")
+    vote_url, comment_url, accept_url = map(_url_maker, names)
     for post in posts:
         post.comment_list = comments.get(post.pk, [])
         post.my_vote = my_votes.get(post.pk, 0)
+        # Set, not missing: a template's lookup of a missing attribute costs a dir() of the model instance.
+        post.vote_error = getattr(post, "vote_error", "")
+        post.comment_error = getattr(post, "comment_error", "")
+        post.comment_draft = getattr(post, "comment_draft", "")
+        post.is_accepted = getattr(post, "is_accepted", False)
+        post.vote_url, post.comment_url = vote_url(post.pk), comment_url(post.pk)
+        if post.kind == Post.Kind.ANSWER:
+            post.accept_url = accept_url(post.pk)
 
 
 def thread(*, question: Post, user: User | AnonymousUser) -> Thread:
@@ -100,7 +132,7 @@ def thread(*, question: Post, user: User | AnonymousUser) -> Thread:
         my_votes = dict(Vote.objects.filter(voter=user, post_id__in=ids).values_list("post_id", "value"))
     accepted_id = question.accepted_answer_id
     answers.sort(key=lambda a: (a.pk != accepted_id, -a.score, a.created_at, a.pk))
-    _attach([question, *answers], comments, my_votes)
+    decorate([question, *answers], comments, my_votes)
     for answer in answers:
         answer.is_accepted = answer.pk == accepted_id
     return Thread(
@@ -142,7 +174,7 @@ def new_answers(*, question: Post, user: User | AnonymousUser, after: int) -> Ne
         if user.is_authenticated:
             votes = Vote.objects.filter(voter=user, post_id__in=[a.pk for a in answers])
             my_votes = dict(votes.values_list("post_id", "value"))
-    _attach(answers, comments, my_votes)
+    decorate(answers, comments, my_votes)
     for answer in answers:
         answer.question = question
         answer.is_accepted = answer.pk == question.accepted_answer_id

@@ -16,6 +16,7 @@ FLAGS = {
     "drift.py": "--runs",
     "monitoring_dashboard.py": "--renders",
     "cohort_page.py": "--renders",
+    "community.py": "--renders",
     "lesson_preview.py": "--runs",
 }
 

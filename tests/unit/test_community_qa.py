@@ -493,3 +493,54 @@ def test_the_stage_and_lesson_pages_count_their_questions(
     assert found.count == 5
     with django_assert_max_num_queries(1):
         assert selectors.lesson_question_count(lesson=intro, user=learner) == 1
+
+
+# --- sharing from the sandbox ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run(learner: User, settings: object, tmp_path: object) -> object:
+    from sandbox.datasets import services as dataset_services
+    from sandbox.ml import training
+    from sandbox.models import Experiment, Run
+
+    settings.MEDIA_ROOT = tmp_path
+    churn = {"rows": 200, "noise": 0.1, "churn_rate": 0.3, "missing_rate": 0, "seed": 1}
+    dataset = dataset_services.dataset_create_churn(owner=learner, name="churn", settings=churn)
+    experiment = Experiment.objects.create(owner=learner, name="first tries", dataset=dataset)
+    return Run.objects.create(
+        experiment=experiment, owner=learner, dataset_version=dataset.versions.get(), name="baseline <b>run</b>",
+        algorithm="logistic_regression", params={"C": 1.0}, seed=1, status=Run.Status.SUCCEEDED,
+        preparation=training.Preparation().as_dict(), metrics={"val_f1": 0.8123}, finished_at=timezone.now(),
+        split={"test_size": 0.2, "validation_size": 0.2, "cv_folds": 0},
+    )  # fmt: skip
+
+
+def test_a_run_attached_to_a_question_is_a_snapshot_others_read(
+    learner: User, other_learner: User, run: object, first: Node
+) -> None:
+    asker = _client(learner)
+    form = asker.get(reverse("community:question_ask") + "?node=first").content.decode()
+    assert f'value="run:{run.pk}"' in form
+    assert "Attach from your sandbox" in form
+    response = asker.post(
+        reverse("community:question_ask"),
+        {"title": "Why is my f1 low?", "body": BODY, "node": first.pk, "attach": [f"run:{run.pk}"]},
+    )
+    question = Post.objects.get(kind="question")
+    assert response.status_code == 302
+    snapshot = question.snapshots.get()
+    assert snapshot.kind == "run"
+    assert snapshot.source_id == run.pk
+    run.delete()
+    html = _client(other_learner).get(reverse("community:question", kwargs={"post_id": question.pk})).content.decode()
+    assert "baseline &lt;b&gt;run&lt;/b&gt;" in html
+    assert "0.8123" in html
+
+
+def test_another_learners_run_cannot_be_attached(other_learner: User, run: object) -> None:
+    response = _client(other_learner).post(
+        reverse("community:question_ask"), {"title": "Look at this run", "body": BODY, "attach": [f"run:{run.pk}"]}
+    )
+    assert response.status_code == 422
+    assert not Post.objects.exists()
