@@ -30,8 +30,8 @@ STOP_POLLING = 286
 def _stage_and_lesson(request: HttpRequest) -> tuple[Node | None, Lesson | None]:
     """The stage (`?node=<slug>`) or lesson (`?lesson=<stage slug>/<lesson slug>`) a list or a new question is of."""
     lesson = None
-    node_slug = request.GET.get("node", "").strip()
-    lesson_ref = request.GET.get("lesson", "").strip()
+    node_slug = request.GET.get("node", "").replace("\x00", "").strip()
+    lesson_ref = request.GET.get("lesson", "").replace("\x00", "").strip()
     if lesson_ref:
         stage_slug, _, lesson_slug = lesson_ref.partition("/")
         lesson = (

@@ -55,7 +55,7 @@ def questions(
     if sort == "unanswered":
         posts = posts.filter(answer_count=0)
     order = ["-score", "-created_at", "-pk"] if sort == "votes" else ["-created_at", "-pk"]
-    q = " ".join(q.split())[:200]
+    q = " ".join(q.replace("\x00", " ").split())[:200]
     if q and connection.vendor == "postgresql":
         query = SearchQuery(q, config="english", search_type="websearch")
         posts = posts.annotate(search=search_vector()).filter(search=query)

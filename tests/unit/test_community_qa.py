@@ -544,3 +544,11 @@ def test_another_learners_run_cannot_be_attached(other_learner: User, run: objec
     )
     assert response.status_code == 422
     assert not Post.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["\x00", "first\x00/intro", "((", "!", "-", "a:*", '"', "9" * 40, "first/", "%_"])
+def test_hostile_list_and_ask_parameters_are_never_a_server_error(learner_client: Client, value: str) -> None:
+    for name in ("community:question_list", "community:question_ask"):
+        for key in ("q", "node", "lesson", "sort", "page"):
+            response = learner_client.get(reverse(name), {key: value})
+            assert response.status_code in (200, 404), (name, key, response.status_code)
