@@ -1,14 +1,25 @@
 """The community's part of every page: the unread notifications in the navigation, "N active now" in the header,
-whether the viewer moderates, and on a stage page who is working on it. Each is computed only when a template
-shows it: a fragment that shows none of them asks nothing."""
+whether the viewer moderates, and on a stage page who is working on it. The counts and names are computed only
+when a template shows them: a fragment that shows none of them asks nothing."""
+
+from functools import lru_cache
 
 from django.http import HttpRequest
+from django.urls import get_script_prefix, reverse
 from django.utils.functional import SimpleLazyObject
 
 from community import notifications, presence
-from community.models import Report
 from community.visibility import is_moderator
 from lessons.course import course_snapshot
+
+_ID = 987654321
+
+
+@lru_cache(maxsize=16)
+def _around_the_id(name: str, prefix: str) -> tuple[str, str]:
+    """The parts of a post's URL before and after its id, reversed once per process (and script prefix)."""
+    before, after = reverse(name, kwargs={"post_id": _ID}).split(str(_ID))
+    return before, after
 
 
 def _stage_presence(request: HttpRequest) -> presence.StagePresence:
@@ -28,7 +39,9 @@ def community(request: HttpRequest) -> dict[str, object]:
     return {
         "community_unread": SimpleLazyObject(lambda: notifications.unread_count(user)),
         "community_active_now": active_now,
-        "community_moderator": SimpleLazyObject(lambda: is_moderator(user)),
+        # Not lazy: a thread page asks it for every post, and the navigation has already read the standing it needs.
+        "community_moderator": is_moderator(user),
+        # A thread page shows a Report link on every post: `{% url %}` would reverse it a few hundred times.
+        "community_report_url": _around_the_id("community:report", get_script_prefix()),
         "community_stage_presence": SimpleLazyObject(lambda: _stage_presence(request)),
-        "community_report_reasons": Report.Reason.choices,
     }

@@ -52,7 +52,9 @@ def report(request: HttpRequest, post_id: int) -> HttpResponse:
                     return render(request, "community/moderation/report.html#reported", {"post": post})
                 messages.success(request, "Thank you: a moderator will look at the post.")
                 return redirect(post_url(post))
-    template = "community/moderation/report.html#report_form" if request.htmx else "community/moderation/report.html"
+    # htmx: the form alone, in place of the post's Report link (GET) or of itself (a refused POST).
+    fragment = "#report_form" if request.method == "POST" else "#report_box"
+    template = "community/moderation/report.html" + (fragment if request.htmx else "")
     return render(request, template, {"post": post, "form": form}, status=status)
 
 

@@ -63,11 +63,13 @@ def test_a_post_is_reported_once_per_person_and_never_by_its_author(
     ]
 
 
-def test_a_report_sent_by_htmx_answers_with_a_thank_you_in_place(
+def test_htmx_loads_the_report_form_in_place_and_answers_with_a_thank_you(
     learner: User, other_learner: User, first: Node
 ) -> None:
     question = _ask(learner, first)
     url = reverse("community:report", kwargs={"post_id": question.pk})
+    form = _client(other_learner).get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert form.startswith(f'<div class="mod-report" id="report-{question.pk}">')
     response = _client(other_learner).post(url, {"reason": "rude"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert "a moderator will look at the post" in response.content.decode()
