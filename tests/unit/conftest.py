@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from community.models import Post
 from lessons import attempts
 from lessons.models import Node, Question
 from sandbox.datasets import services as dataset_services
@@ -89,6 +90,10 @@ def site_urls(learner: object, course: object, settings: object, tmp_path: objec
     report = DriftReport.objects.create(owner=learner, deployment=deployment, reference=run.dataset_version)
     event = MonitoringEvent.objects.create(deployment=deployment, kind="alert", message="Drift detected.")
     drill = Drill.objects.create(owner=learner, deployment=deployment, version=version, fault="latency")
+    # Community posts are public to every learner, so their ids are not among the learner's own objects below.
+    post = Post.objects.create(
+        kind=Post.Kind.QUESTION, author=learner, node=node, title="Why does my gate fail?", body="b", body_html="b"
+    )
     values = {
         "node_slug": node.slug, "lesson_slug": "intro", "attempt_id": attempt.pk,
         "question_id": Question.objects.get(qid="first-single").pk, "job_id": job.pk, "dataset_id": dataset.pk,
@@ -96,6 +101,7 @@ def site_urls(learner: object, course: object, settings: object, tmp_path: objec
         "deployment_id": deployment.pk, "token_id": token.pk, "endpoint": deployment.name, "traffic_id": traffic.pk,
         "report_id": report.pk, "event_id": event.pk, "drill_id": drill.pk, "cohort_id": 1, "code": "K7MWP2QX",
         "kind": "lesson", "key": "first/intro", "conflict_id": 1, "term_slug": "data-drift", "faq_order": 1,
+        "post_id": post.pk, "prompt_id": 1, "notification_id": 1,
     }  # fmt: skip
     ids = {
         "attempt_id", "job_id", "dataset_id", "experiment_id", "run_id", "model_id", "deployment_id", "token_id",
