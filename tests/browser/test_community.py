@@ -35,7 +35,9 @@ PAYLOADS = [
     "[click me](javascript:window.__xss=5)",
 ]
 PAYLOAD = " ".join(PAYLOADS)
-UNSAFE = "img[src=x], svg[onload], a[href^=javascript], [hx-trigger=load], script:not([src]):not([type='application/json'])"
+UNSAFE = (
+    "img[src=x], svg[onload], a[href^=javascript], [hx-trigger=load], script:not([src]):not([type='application/json'])"
+)
 
 
 @pytest.fixture

@@ -16,12 +16,13 @@ from lessons.models import Lesson, LessonRead, Node, NodeProgress, Question, Rev
 from lessons.services import content_sync
 from tests.content_tree import write_content_tree, write_questions
 
-# session + user + the learner's standing (progress, reads, reviews, free roam, authoring: one query)
-PER_REQUEST = 3
+# session + user + the learner's standing (progress, reads, reviews, free roam, authoring: one query) + their
+# unread community notifications (the navigation's count)
+PER_REQUEST = 4
 EXPECTED = {
     "map": PER_REQUEST,
     "glossary": PER_REQUEST,
-    "lesson": PER_REQUEST + 1,  # the lesson with its body
+    "lesson": PER_REQUEST + 3,  # the lesson with its body, the questions about it, its discussion prompts
     "quiz": PER_REQUEST + 4,  # the stage, its progress row, its attempts, how many graded questions it has
     "quiz attempt": PER_REQUEST + 3,  # the attempt, its answers, how many are answered (questions: the snapshot)
 }
