@@ -110,7 +110,7 @@ class Rendered:
     def problems(self) -> list[tuple[int, str]]:
         """What an author must fix, by line: links that point nowhere and prompts nobody could answer."""
         found = [(line, f"link to {target!r}, which does not exist") for line, target in self.broken_links]
-        return sorted([*found, *self.prompt_problems])
+        return sorted([*found, *self.prompt_problems], key=lambda problem: problem[0])
 
     def to_json(self) -> dict:
         return {

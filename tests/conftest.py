@@ -88,6 +88,15 @@ def _forget_the_course() -> None:
     course_changed()
 
 
+@pytest.fixture(autouse=True)
+def _forget_who_was_here() -> None:
+    # What this process remembers of presence writes and the cached "active now" count outlive a rolled-back
+    # test; each test starts as a fresh process would, so the queries a page asks do not depend on test order.
+    from community.presence import presence_forget
+
+    presence_forget()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if Path(CHROMIUM).exists():
         return
