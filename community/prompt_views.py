@@ -89,3 +89,18 @@ def prompt_cohort_answers(request: HttpRequest, prompt_id: int) -> HttpResponse:
         "cohort_count": request.user.cohorts_taught.count(),
     }
     return render(request, "community/prompts/cohort_answers.html", context)
+
+
+@login_required
+@require_POST
+def prompt_answer_moderate(request: HttpRequest, answer_id: int) -> HttpResponse:
+    """A moderator hides a prompt answer, or shows a hidden one again; back to where they came from."""
+    hide = request.POST.get("action") != "restore"
+    answer = prompts.prompt_answer_moderate(answer_id=answer_id, moderator=request.user, hide=hide)
+    messages.success(
+        request, "Answer hidden: only its author and moderators see it." if hide else "Answer shown again."
+    )
+    back = request.POST.get("next", "")
+    if back == "cohorts":
+        return redirect("community:prompt_cohort_answers", prompt_id=answer.prompt_id)
+    return redirect(f"{answer.prompt.lesson.get_absolute_url()}#prompt-card-{answer.prompt_id}")

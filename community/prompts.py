@@ -18,6 +18,7 @@ from django.utils import timezone
 from cohorts.models import CohortMembership
 from community.markdown import render_post
 from community.models import BODY_MAX, DiscussionPrompt, PromptAnswer
+from community.visibility import is_moderator
 from lessons.models import Lesson
 from lessons.rendering import discussion_prompts
 from lessons.selectors import is_author, node_require_open, published_lessons
@@ -243,4 +244,16 @@ def prompt_model_set(*, prompt: DiscussionPrompt, instructor: User, model: bool)
         if answer.is_model != model:
             answer.is_model = model
             answer.save(update_fields=["is_model"])
+    return answer
+
+
+def prompt_answer_moderate(*, answer_id: int, moderator: User, hide: bool) -> PromptAnswer:
+    """A moderator hides a prompt answer (gone for everyone but its author and moderators) or shows it again."""
+    if not is_moderator(moderator):
+        raise Refused("Only instructors and staff moderate answers.", status=403)
+    answer = PromptAnswer.objects.select_related("prompt__lesson").filter(pk=answer_id).first()
+    if answer is None:
+        raise Refused("That answer does not exist.", status=404)
+    answer.hidden_at, answer.hidden_by = (timezone.now(), moderator) if hide else (None, None)
+    answer.save(update_fields=["hidden_at", "hidden_by"])
     return answer

@@ -101,7 +101,7 @@ def site_urls(learner: object, course: object, settings: object, tmp_path: objec
         "deployment_id": deployment.pk, "token_id": token.pk, "endpoint": deployment.name, "traffic_id": traffic.pk,
         "report_id": report.pk, "event_id": event.pk, "drill_id": drill.pk, "cohort_id": 1, "code": "K7MWP2QX",
         "kind": "lesson", "key": "first/intro", "conflict_id": 1, "term_slug": "data-drift", "faq_order": 1,
-        "post_id": post.pk, "prompt_id": 1, "notification_id": 1,
+        "post_id": post.pk, "prompt_id": 1, "notification_id": 1, "answer_id": 1,
     }  # fmt: skip
     ids = {
         "attempt_id", "job_id", "dataset_id", "experiment_id", "run_id", "model_id", "deployment_id", "token_id",

@@ -4,6 +4,7 @@ peers' answers, model answers and the instructors' cohort listing."""
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
@@ -11,7 +12,15 @@ from django.utils import timezone
 
 from cohorts.models import Cohort, CohortMembership
 from community.models import BODY_MAX, DiscussionPrompt, PromptAnswer
-from community.prompts import ANSWERS_PER_HOUR, PEERS_SHOWN, RETIRED, prompt_answer_save, prompts_extract
+from community.prompts import (
+    ANSWERS_PER_HOUR,
+    PEERS_SHOWN,
+    RETIRED,
+    prompt_answer_moderate,
+    prompt_answer_save,
+    prompt_state,
+    prompts_extract,
+)
 from lessons.models import Lesson
 from lessons.rendering import discussion_prompts, render_markdown
 from lessons.services import CONTENT_ROOT, content_sync, lesson_render
@@ -313,3 +322,22 @@ def test_the_cohort_listing_shows_only_the_instructors_own_cohorts_learners(
     assert "Grace" not in html
     client.force_login(learner)
     assert client.get(url).status_code == 403
+
+
+def test_a_moderator_hides_a_prompt_answer_and_shows_it_again(
+    tree: Path, learner: User, other_learner: User, instructors: Group
+) -> None:
+    prompt = _prompt()
+    rude = prompt_answer_save(prompt=prompt, author=other_learner, body="Whoever wrote this is a fool.")
+    prompt_answer_save(prompt=prompt, author=learner, body="Monitoring is missing from the workflow.")
+    with pytest.raises(Refused) as refused:
+        prompt_answer_moderate(answer_id=rude.pk, moderator=learner, hide=True)
+    assert refused.value.status == 403
+    moderator = User.objects.create_user(username="mod")
+    moderator.groups.add(instructors)
+    client = Client()
+    client.force_login(moderator)
+    client.post(reverse("community:prompt_answer_moderate", kwargs={"answer_id": rude.pk}), {"action": "hide"})
+    assert "Whoever wrote this is a fool." not in [a.body for a in prompt_state(prompt=prompt, user=learner).peers]
+    client.post(reverse("community:prompt_answer_moderate", kwargs={"answer_id": rude.pk}), {"action": "restore"})
+    assert "Whoever wrote this is a fool." in [a.body for a in prompt_state(prompt=prompt, user=learner).peers]
