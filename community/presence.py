@@ -108,11 +108,16 @@ def _active_since() -> dt.datetime:
     return timezone.now() - dt.timedelta(minutes=ACTIVE_MINUTES)
 
 
-def active_now() -> int:
-    """How many people were seen in the last five minutes, hidden ones included; counted at most every 30 s."""
+def active_now() -> int | None:
+    """How many people were seen in the last five minutes, hidden ones included; counted at most every 30 s.
+    None when the database cannot say (the header then says nothing rather than failing the page)."""
     count = cache.get(ACTIVE_CACHE_KEY)
     if count is None:
-        count = Presence.objects.filter(last_seen_at__gte=_active_since()).count()
+        try:
+            count = Presence.objects.filter(last_seen_at__gte=_active_since()).count()
+        except DatabaseError:
+            log.warning("could not count who is active", exc_info=True)
+            return None
         cache.set(ACTIVE_CACHE_KEY, count, ACTIVE_CACHE_SECONDS)
     return count
 

@@ -2,12 +2,15 @@
 header counts those seen in the last five minutes, and a stage page names who else is on it, never the hidden."""
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.utils import OperationalError
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -143,3 +146,20 @@ def test_the_setting_hides_a_learner_from_who_is_here(
     assert presence.stage_presence(node_id=first.pk, viewer=other_learner).names == []
     learner_client.post(url, {})
     assert not Presence.objects.get(user=learner).hidden
+
+
+def test_the_header_counts_who_is_active_and_says_nothing_when_the_database_cannot(
+    learner_client: Client, closed_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = learner_client
+    assert re.search(r"\d+ active now", client.get(reverse("lessons:glossary")).content.decode())
+    presence.presence_forget()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OperationalError("unable to open database file")
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "cursor", refuse)
+    response = client.get(reverse("status"))
+    monkeypatch.undo()
+    assert response.status_code == 200
+    assert "active now" not in response.content.decode()
