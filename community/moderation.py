@@ -14,7 +14,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from community import services
-from community.markdown import render_post
 from community.models import Notification, Post, PostRevision, Report
 from community.visibility import can_see, is_moderator
 from mlopslab.refusals import Refused
@@ -178,15 +177,14 @@ def post_edit(*, post: Post, editor: User, title: str, body: str) -> Post:
     if question.locked:
         raise Refused("This question is locked by a moderator: its posts can no longer be edited.", status=403)
     what = {Post.Kind.QUESTION: "question", Post.Kind.ANSWER: "answer"}.get(post.kind, "comment")
-    title = services._check_title(title) if post.kind == Post.Kind.QUESTION else ""
-    body = services._check_body(body, what=what)
+    title = services.title_check(title) if post.kind == Post.Kind.QUESTION else ""
+    body = services.body_check(body, what=what)
     if title == post.title and body == post.body:
         raise Refused("Nothing changed: edit the text, then save.", status=422)
     with transaction.atomic():
         PostRevision.objects.create(post=post, title=post.title, body=post.body, edited_by=editor)
-        post.title, post.body, post.edited_at = title, body, timezone.now()
-        post.body_html = render_post(body)
-        post.search_document = services.plain_words(title, post.body_html)
+        services.post_text_set(post, title=title, body=body)
+        post.edited_at = timezone.now()
         post.save(update_fields=["title", "body", "body_html", "search_document", "edited_at"])
     return post
 

@@ -53,7 +53,8 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "").strip()
 
 
-def _check_title(title: str) -> str:
+def title_check(title: str) -> str:
+    """The question's title as kept, or `Refused` (422): asking and editing a post check it alike."""
     title = " ".join(_clean(title).split())
     if not title:
         raise Refused("Give your question a title.", status=422)
@@ -62,7 +63,9 @@ def _check_title(title: str) -> str:
     return title
 
 
-def _check_body(body: str, *, what: str) -> str:
+def body_check(body: str, *, what: str) -> str:
+    """The post's body as kept, or `Refused` (422) when empty, too long or only links; asking, answering,
+    commenting and editing check it alike."""
     body = _clean(body)
     if not body:
         raise Refused(f"Your {what} is empty: write something first.", status=422)
@@ -118,10 +121,16 @@ def _writable_question(question: Post, user: User) -> None:
         raise Refused("This question is locked: it takes no new answers or comments.", status=403)
 
 
+def post_text_set(post: Post, *, title: str, body: str) -> None:
+    """Give the post its text and what is derived from it: the sanitized HTML and the words search matches."""
+    post.title, post.body = title, body
+    post.body_html = render_post(body)
+    post.search_document = plain_words(title, post.body_html)
+
+
 def _new_post(**fields: object) -> Post:
     post = Post(**fields)
-    post.body_html = render_post(post.body)
-    post.search_document = plain_words(post.title, post.body_html)
+    post_text_set(post, title=post.title, body=post.body)
     post.save()
     return post
 
@@ -136,8 +145,8 @@ def question_ask(
     snapshots: Sequence[Snapshot] = (),
 ) -> Post:
     """A new question, with the sandbox snapshots taken for it (unsaved, no post yet) saved in the same transaction."""
-    title = _check_title(title)
-    body = _check_body(body, what="question")
+    title = title_check(title)
+    body = body_check(body, what="question")
     if lesson is not None:
         if node is None:
             node = lesson.node
@@ -158,7 +167,7 @@ def question_ask(
 
 
 def answer_post(*, author: User, question: Post, body: str) -> Post:
-    body = _check_body(body, what="answer")
+    body = body_check(body, what="answer")
     with transaction.atomic():
         question = Post.objects.select_for_update().get(pk=question.pk)
         _writable_question(question, author)
@@ -178,7 +187,7 @@ def answer_post(*, author: User, question: Post, body: str) -> Post:
 
 def comment_post(*, author: User, parent: Post, body: str) -> Post:
     """A comment on a question or an answer (comments are not commented on)."""
-    body = _check_body(body, what="comment")
+    body = body_check(body, what="comment")
     if parent.kind == Post.Kind.COMMENT or not can_see(parent, author):
         raise Refused("That post takes no comments.", status=404)
     with transaction.atomic():
