@@ -13,7 +13,13 @@ class BuiltinDatasetForm(forms.Form):
 class ChurnForm(forms.Form):
     rows = forms.IntegerField(min_value=100, max_value=50_000, initial=2000, help_text="100 to 50,000 customers.")
     noise = forms.FloatField(min_value=0, max_value=0.5, initial=0.1, help_text="Share of labels flipped at random.")
-    churn_rate = forms.FloatField(min_value=0.02, max_value=0.8, initial=0.2, help_text="Share of customers who churn.")
+    churn_rate = forms.FloatField(
+        min_value=0.02,
+        max_value=0.8,
+        initial=0.2,
+        help_text="Share of churners before the label noise; the noise flips labels both ways, so 0.2 with "
+        "0.1 noise gives about 26 % churners.",
+    )
     missing_rate = forms.FloatField(min_value=0, max_value=0.3, initial=0.02, help_text="Share of cells left empty.")
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
 
