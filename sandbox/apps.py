@@ -21,6 +21,8 @@ CAPABILITY_MODULES = [
     "sandbox.monitoring.drill_runners",
     "sandbox.monitoring.tasks",
     "sandbox.monitoring.challenges",
+    "sandbox.llmops.runners",
+    "sandbox.llmops.challenges",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.jobs.models import Job
+from sandbox.llmops.models import RagAnswer, RagConfigVersion, RagEvaluation, RagPromotion
 from sandbox.monitoring.models import DriftPolicy, DriftReport, Drill, MonitoringEvent, TrafficRun
 from sandbox.registry.models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, Validation
 from sandbox.serving.models import ApiToken, Deployment, PredictionLog, RefusedRequest, Release
@@ -22,6 +23,10 @@ __all__ = [
     "ModelVersion",
     "MonitoringEvent",
     "PredictionLog",
+    "RagAnswer",
+    "RagConfigVersion",
+    "RagEvaluation",
+    "RagPromotion",
     "RefusedRequest",
     "RegisteredModel",
     "Release",

@@ -2,6 +2,7 @@
 
 from sandbox.datasets import urls as datasets_urls
 from sandbox.jobs import urls as jobs_urls
+from sandbox.llmops import urls as llmops_urls
 from sandbox.monitoring import dashboard_urls as monitoring_dashboard_urls
 from sandbox.monitoring import drill_urls as monitoring_drill_urls
 from sandbox.monitoring import urls as monitoring_urls
@@ -19,4 +20,5 @@ urlpatterns = [
     *monitoring_dashboard_urls.urlpatterns,
     *monitoring_urls.urlpatterns,
     *monitoring_drill_urls.urlpatterns,
+    *llmops_urls.urlpatterns,
 ]

@@ -15,6 +15,7 @@ class Dataset(models.Model):
         BUILTIN = "builtin", "Built-in scikit-learn set"
         CHURN = "churn", "Synthetic customer churn"
         UPLOAD = "upload", "Uploaded CSV"
+        CORPUS = "corpus", "Course corpus (glossary and FAQ)"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=100)

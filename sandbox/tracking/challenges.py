@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.db.models import Exists, F, OuterRef, Subquery
 
 from lessons.challenges import ChallengeStatus, register
-from sandbox.datasets.models import DatasetVersion
+from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.tracking.models import Experiment, Run
 
 
@@ -17,7 +17,9 @@ def pipeline_run(user: User) -> ChallengeStatus:
     # Read from the learner's few versions with text, each probing the index of its finished runs. The runs on a
     # learner's version are the learner's (an experiment trains on its owner's dataset): naming the owner too
     # would lead SQLite to read every run of the owner instead.
-    text_versions = DatasetVersion.objects.filter(dataset__owner=user, has_text_column=True)
+    text_versions = DatasetVersion.objects.filter(dataset__owner=user, has_text_column=True).exclude(
+        dataset__source=Dataset.Source.CORPUS
+    )
     finished = Run.objects.filter(dataset_version=OuterRef("pk"), status=Run.Status.SUCCEEDED)
     return ChallengeStatus(
         title="Train through a full preparation pipeline",

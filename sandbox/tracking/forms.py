@@ -14,7 +14,8 @@ class ExperimentForm(forms.Form):
 
     def __init__(self, *args: object, owner: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = Dataset.objects.filter(owner=owner)
+        # The course corpus is evaluated on the RAG page (sandbox.llmops); nothing trains on it.
+        self.fields["dataset"].queryset = Dataset.objects.filter(owner=owner).exclude(source=Dataset.Source.CORPUS)
         self.fields["dataset"].empty_label = None
 
 

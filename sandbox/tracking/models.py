@@ -23,6 +23,12 @@ class Experiment(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def trains(self) -> bool:
+        """Whether its runs train scikit-learn models; a course corpus's runs evaluate a RAG configuration
+        (sandbox.llmops) instead, so they have no model file, test split or replay."""
+        return self.dataset.source != Dataset.Source.CORPUS
+
 
 class Run(models.Model):
     """One training run, tracked as MLflow tracks one: params, metrics, tags, artifacts and lineage."""

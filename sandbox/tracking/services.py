@@ -159,8 +159,14 @@ def sweep_create(
     return list(Run.objects.filter(pk__in=[r.pk for r in runs]).order_by("pk"))
 
 
+def _require_training(run: Run) -> None:
+    if not run.experiment.trains:
+        raise RunRefused("This run evaluated a RAG configuration: it has no model, test split or replay.", status=409)
+
+
 def run_replay(*, run: Run) -> Run:
     """Queue the same run again: same data version, algorithm, parameters, preparation, split and seed."""
+    _require_training(run)
     config = RunConfig(
         algorithm=run.algorithm,
         params=run.params,
@@ -179,6 +185,7 @@ def run_replay(*, run: Run) -> Run:
 
 def run_reveal_test(*, run: Run) -> None:
     """Unseal the test-split metrics of a finished run. Done once, after choosing a run on validation."""
+    _require_training(run)
     if run.status != Run.Status.SUCCEEDED:
         raise RunRefused("Only a finished run has test metrics to reveal.")
     if run.test_revealed_at is None:
@@ -215,6 +222,8 @@ def run_set_note(*, run: Run, note: str) -> None:
 def experiment_create(*, owner: User, name: str, dataset: Dataset) -> Experiment:
     if dataset.owner_id != owner.pk:
         raise RunRefused("Choose one of your own datasets.", status=404)
+    if dataset.source == Dataset.Source.CORPUS:
+        raise RunRefused("The course corpus is evaluated on the RAG evaluation page, not trained on.")
     return Experiment.objects.create(owner=owner, name=name, dataset=dataset)
 
 

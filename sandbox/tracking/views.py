@@ -158,6 +158,8 @@ def _table_context(request: HttpRequest, experiment: Experiment) -> dict:
 
 
 def _forms_context(request: HttpRequest, experiment: Experiment, **forms: object) -> dict:
+    if not experiment.trains:
+        return {"experiment": experiment}
     algorithm = request.GET.get("algorithm")
     return {
         "experiment": experiment,
@@ -181,6 +183,8 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     if not request.htmx or request.htmx.history_restore_request:
         return _experiment_page(request, experiment)
     fragment = request.GET.get("fragment")
+    if fragment in ("params", "sweep") and not experiment.trains:
+        raise Http404("This experiment's runs are RAG evaluations; it has no training form.")
     if fragment == "params":
         return render(request, "sandbox/tracking/experiment.html#run-form", _forms_context(request, experiment))
     if fragment == "sweep":
@@ -195,10 +199,18 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     return response
 
 
+def _require_training(experiment: Experiment) -> None:
+    if not experiment.trains:
+        raise services.RunRefused(
+            "This experiment's runs are RAG evaluations: save a configuration on the RAG page.", status=409
+        )
+
+
 @login_required
 @require_POST
 def run_create(request: HttpRequest, experiment_id: int) -> HttpResponse:
     experiment = selectors.experiment_get_owned(owner=request.user, experiment_id=experiment_id)
+    _require_training(experiment)
     form = RunForm(request.POST, experiment=experiment)
     status = 422
     if form.is_valid():
@@ -221,6 +233,7 @@ def run_create(request: HttpRequest, experiment_id: int) -> HttpResponse:
 @require_POST
 def sweep_create(request: HttpRequest, experiment_id: int) -> HttpResponse:
     experiment = selectors.experiment_get_owned(owner=request.user, experiment_id=experiment_id)
+    _require_training(experiment)
     form = SweepForm(request.POST, experiment=experiment)
     status = 422
     if form.is_valid():
@@ -266,7 +279,8 @@ def compare(request: HttpRequest, experiment_id: int) -> HttpResponse:
         return redirect("sandbox:experiment", experiment.pk)
     rows, param_names, metric_names = selectors.comparison_table(runs=runs)
     focus = next(
-        (m for m in ("val_f1", "val_r2", "val_accuracy") if m in metric_names), metric_names[0] if metric_names else ""
+        (m for m in ("val_f1", "val_r2", "val_accuracy", "hit_rate_at_3") if m in metric_names),
+        metric_names[0] if metric_names else "",
     )
     context = {
         "experiment": experiment,
@@ -281,7 +295,7 @@ def compare(request: HttpRequest, experiment_id: int) -> HttpResponse:
 
 def _run_context(run: Run) -> dict:
     context = {"run": run, "job": run.job, "finished": run.status in (Run.Status.SUCCEEDED, Run.Status.FAILED)}
-    if run.status == Run.Status.SUCCEEDED:
+    if run.status == Run.Status.SUCCEEDED and run.experiment.trains:
         chart_data = run.charts
         context["charts"] = [
             html
