@@ -37,13 +37,17 @@ if TYPE_CHECKING:
 
 # Raise this when a change to the rendering is not in this file or in the version of a library below
 # (a template filter it relies on, say): content sync then renders every fragment again.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 RENDERING_LIBRARIES = ("markdown-it-py", "mdit-py-plugins", "Pygments", "nh3")
 
 CALLOUTS = {"note": "Note", "warning": "Warning", "interview": "Interview tip"}
 PROMPT_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PROMPT_SLUG_MAX = 60
 WORDS_PER_MINUTE = 200
+WALKTHROUGH_FILE = re.compile(r"[\w.@+~-]+(?:/[\w.@+~-]+)*")
+"""A walkthrough's file name: a relative path of letters, digits and `_.@+~-`, in folders split by single slashes."""
+WALKTHROUGH_MIN_STEPS = 2
+STEP_RANGE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 
 # What survives sanitizing. No hx-* or on* attribute, no script, style or iframe.
 ALLOWED_TAGS = {
@@ -57,11 +61,12 @@ ALLOWED_ATTRIBUTES = {
     "h2": {"id"},
     "h3": {"id"},
     "h4": {"id"},
-    "ol": {"start"},
+    "li": {"class", "data-lines"},
+    "ol": {"start", "class"},
     "p": {"class"},
     "pre": {"class"},
     "section": {"class", "id"},
-    "span": {"class"},
+    "span": {"class", "data-line"},
     "td": {"style"},
     "th": {"style"},
 }
@@ -101,6 +106,8 @@ class Rendered:
     """The discussion prompts, in order; one with a bad or repeated slug is in `prompt_problems` instead."""
     prompt_problems: list[tuple[int, str]] = field(default_factory=list)
     """(line in the source, 1-based, what is wrong) for each `::: prompt` whose slug is missing, bad or repeated."""
+    walkthrough_problems: list[tuple[int, str]] = field(default_factory=list)
+    """(line in the source, 1-based, what is wrong) for each `:::: walkthrough` or `::: step` that is malformed."""
 
     @property
     def reading_minutes(self) -> int:
@@ -108,9 +115,10 @@ class Rendered:
 
     @property
     def problems(self) -> list[tuple[int, str]]:
-        """What an author must fix, by line: links that point nowhere and prompts nobody could answer."""
+        """What an author must fix, by line: links that point nowhere, prompts nobody could answer and code
+        walkthroughs that are malformed."""
         found = [(line, f"link to {target!r}, which does not exist") for line, target in self.broken_links]
-        return sorted([*found, *self.prompt_problems], key=lambda problem: problem[0])
+        return sorted([*found, *self.prompt_problems, *self.walkthrough_problems], key=lambda problem: problem[0])
 
     def to_json(self) -> dict:
         return {
@@ -121,6 +129,7 @@ class Rendered:
             "broken_links": [list(link) for link in self.broken_links],
             "prompts": [[p.slug, p.line, p.text] for p in self.prompts],
             "prompt_problems": [list(problem) for problem in self.prompt_problems],
+            "walkthrough_problems": [list(problem) for problem in self.walkthrough_problems],
         }
 
     @classmethod
@@ -133,6 +142,7 @@ class Rendered:
             broken_links=[(line, target) for line, target in data["broken_links"]],
             prompts=[PromptBlock(slug, line, text) for slug, line, text in data.get("prompts", [])],
             prompt_problems=[(line, problem) for line, problem in data.get("prompt_problems", [])],
+            walkthrough_problems=[(line, problem) for line, problem in data.get("walkthrough_problems", [])],
         )
 
 
@@ -227,6 +237,229 @@ def _collect_prompts(state: StateCore) -> None:
         token.meta["prompt_slug"] = slug
         text = textwrap.dedent("\n".join(lines[first + 1 : last])).strip()
         prompts.append(PromptBlock(slug, line, text))
+
+
+# Stepped code walkthroughs: a `:::: walkthrough <file>` container holding one fenced code block (the whole file)
+# and two or more `::: step <lines>` containers, each narrating some lines of it. The page gets the code with
+# each line in a `span.walkthrough__line[data-line]`, then the steps as an ordered list, each item saying which
+# lines it is about (`li[data-lines]`): readable as it is, and turned into a stepper by static/js/walkthrough.js.
+
+
+def _line_count(code: str) -> int:
+    """How many lines a fence's content has (markdown-it ends it with a line break unless it is empty)."""
+    return len(code.removesuffix("\n").split("\n")) if code else 0
+
+
+def _walkthrough_code(code: str, lang: str) -> str:
+    """The file's code highlighted as other fenced code is, one `span` per line numbered from 1.
+
+    Pygments closes and reopens its spans at each line break, so splitting its output there keeps every line's
+    markup whole. `stripnl=False`: leading and trailing blank lines keep their numbers."""
+    try:
+        lexer = get_lexer_by_name(lang, stripnl=False) if lang else None
+    except ClassNotFound:
+        lexer = None
+    body = highlight(code, lexer, HtmlFormatter(nowrap=True)) if lexer else escape(code)
+    lines = body.removesuffix("\n").split("\n")[: _line_count(code)]
+    spans = "".join(
+        f'<span class="walkthrough__line" data-line="{number}">{line}\n</span>' for number, line in enumerate(lines, 1)
+    )
+    label = escape(lang or "text")
+    return f'<pre class="highlight walkthrough__code"><code class="language-{label}">{spans}</code></pre>\n'
+
+
+def _fence_rule(original: Callable) -> Callable:
+    def fence(self: object, tokens: list[Token], idx: int, options: object, env: dict) -> str:
+        token = tokens[idx]
+        if not token.meta.get("walkthrough_code"):
+            return original(tokens, idx, options, env)
+        words = token.info.split(maxsplit=1)
+        return _walkthrough_code(token.content, words[0] if words else "")
+
+    return fence
+
+
+def _lines_label(ranges: list[tuple[int, int]]) -> str:
+    """'Line 12', 'Lines 5–9', 'Lines 5–9, 12'."""
+    parts = [f"{first}–{last}" if last != first else str(first) for first, last in ranges]
+    single = len(ranges) == 1 and ranges[0][0] == ranges[0][1]
+    return ("Line " if single else "Lines ") + ", ".join(parts)
+
+
+def _render_walkthrough(self: object, tokens: list[Token], idx: int, options: object, env: dict) -> str:
+    token = tokens[idx]
+    if token.meta.get("walkthrough_plain"):
+        return ""
+    if token.nesting != 1:
+        return "</section>\n"
+    name = token.meta.get("walkthrough_file", "")
+    caption = f"Walkthrough of <code>{escape(name)}</code>" if name else "Walkthrough"
+    return f'<section class="walkthrough">\n<p class="walkthrough__file">{caption}</p>\n'
+
+
+def _render_step(self: object, tokens: list[Token], idx: int, options: object, env: dict) -> str:
+    """A step is an item of the walkthrough's list of steps; the first of a run of steps opens that list."""
+    token = tokens[idx]
+    if token.meta.get("walkthrough_plain"):
+        return ""
+    if token.nesting != 1:
+        after = tokens[idx + 1] if idx + 1 < len(tokens) else None
+        ends_list = not (after and after.type == "container_step_open" and after.level == token.level)
+        return "</li>\n" + ("</ol>\n" if ends_list else "")
+    before = tokens[idx - 1]
+    starts_list = not (before.type == "container_step_close" and before.level == token.level)
+    ranges = token.meta["step_lines"]
+    spec = ",".join(f"{first}-{last}" if last != first else str(first) for first, last in ranges)
+    return (
+        ('<ol class="walkthrough__steps">\n' if starts_list else "")
+        + f'<li class="walkthrough__step" data-lines="{spec}">\n'
+        + f'<p class="walkthrough__lines">{_lines_label(ranges)}</p>\n'
+    )
+
+
+def _step_ranges(spec: str, number: int) -> tuple[list[tuple[int, int]], str | None]:
+    """The (first, last) line ranges of `::: step <spec>`, or a problem with them."""
+    if not spec.strip():
+        return [], f"step {number} needs the lines it is about: ::: step 5-9, 12"
+    ranges = []
+    for part in spec.split(","):
+        match = STEP_RANGE.fullmatch(part)
+        if match is None:
+            return [], (
+                f"step {number}: {part.strip()!r} is not a line or a range of lines; "
+                "write line numbers N or ranges N-M, separated by commas (::: step 5-9, 12)"
+            )
+        first, last = int(match[1]), int(match[2] or match[1])
+        if first < 1:
+            return [], f"step {number}: there is no line 0, lines are counted from 1"
+        if last < first:
+            return [], f"step {number}: the range {first}-{last} runs backwards, write {last}-{first}"
+        ranges.append((first, last))
+    return ranges, None
+
+
+def _check_walkthroughs(state: StateCore) -> None:
+    """Check each walkthrough and its steps, mark its code block and steps for rendering, and leave out of the
+    page each step that cannot be shown (bad lines, no narration)."""
+    problems: list[tuple[int, str]] = state.env.setdefault("walkthrough_problems", [])
+    offset = state.env.get("line_offset", 0)
+    tokens = state.tokens
+    if not any(token.type in ("container_walkthrough_open", "container_step_open") for token in tokens):
+        return
+
+    def line(token: Token) -> int:
+        return (token.map[0] if token.map else 0) + 1 + offset
+
+    def close_of(index: int) -> int:
+        opening = tokens[index]
+        kind = opening.type.removesuffix("_open") + "_close"
+        for later in range(index + 1, len(tokens)):
+            if tokens[later].type == kind and tokens[later].level == opening.level:
+                return later
+        return len(tokens) - 1
+
+    def children(index: int, end: int) -> list[int]:
+        level = tokens[index].level + 1
+        return [i for i in range(index + 1, end) if tokens[i].level == level and tokens[i].nesting >= 0]
+
+    def plain(index: int) -> None:
+        tokens[index].meta["walkthrough_plain"] = True
+        tokens[close_of(index)].meta["walkthrough_plain"] = True
+
+    claimed: set[int] = set()
+    dropped: list[tuple[int, int]] = []
+    outer_end, outer_line = -1, 0
+    for index, token in enumerate(tokens):
+        if token.type != "container_walkthrough_open":
+            continue
+        end = close_of(index)
+        steps = [i for i in children(index, end) if tokens[i].type == "container_step_open"]
+        claimed.update(steps)
+        if index < outer_end:
+            problems.append((line(token), f"a walkthrough cannot be inside another walkthrough (line {outer_line})"))
+            plain(index)
+            for step in steps:
+                plain(step)
+            continue
+        outer_end, outer_line = end, line(token)
+        problems += _check_walkthrough(tokens, index, end, children(index, end), line, close_of, dropped)
+    for index, token in enumerate(tokens):
+        if token.type == "container_step_open" and index not in claimed:
+            problems.append((line(token), "::: step belongs directly inside a :::: walkthrough <file> block"))
+            plain(index)
+    for first, last in sorted(dropped, reverse=True):
+        del tokens[first : last + 1]
+
+
+def _check_walkthrough(
+    tokens: list[Token],
+    index: int,
+    end: int,
+    children: list[int],
+    line: Callable[[Token], int],
+    close_of: Callable[[int], int],
+    dropped: list[tuple[int, int]],
+) -> list[tuple[int, str]]:
+    """The problems of the walkthrough opened at `index`; steps to leave out are added to `dropped`."""
+    opening = tokens[index]
+    problems = []
+    name = opening.info.strip().removeprefix("walkthrough").strip()
+    if not name:
+        problems.append((line(opening), "a walkthrough needs the name of the file it shows: :::: walkthrough <file>"))
+    elif not WALKTHROUGH_FILE.fullmatch(name):
+        problems.append(
+            (line(opening), f"walkthrough file name {name!r} must be one path without spaces, like pipelines/train.py")
+        )
+    opening.meta["walkthrough_file"] = name
+    label = name or "the file"
+    fences = [i for i in children if tokens[i].type == "fence"]
+    steps = [i for i in children if tokens[i].type == "container_step_open"]
+    count = None
+    if not fences:
+        problems.append(
+            (line(opening), f"walkthrough of {label} has no code block: put the whole file in one fenced code block")
+        )
+    else:
+        code = tokens[fences[0]]
+        code.meta["walkthrough_code"] = True
+        count = _line_count(code.content)
+        if not code.info.strip():
+            problems.append((line(code), f"the code block of {label} needs a language tag, like ```python"))
+        if steps and fences[0] > steps[0]:
+            problems.append((line(code), f"the code block of {label} must come before the walkthrough's steps"))
+        for extra in fences[1:]:
+            problems.append(
+                (
+                    line(tokens[extra]),
+                    f"walkthrough of {label} has a second code block: it shows one file, in one code block "
+                    "(a snippet belongs in a step's narration)",
+                )
+            )
+    if len(steps) < WALKTHROUGH_MIN_STEPS:
+        problems.append(
+            (
+                line(opening),
+                f"walkthrough of {label} has {len(steps)} step{'' if len(steps) == 1 else 's'}, "
+                f"it needs at least {WALKTHROUGH_MIN_STEPS}: ::: step <lines>",
+            )
+        )
+    for number, step_index in enumerate(steps, 1):
+        step = tokens[step_index]
+        step_end = close_of(step_index)
+        ranges, problem = _step_ranges(step.info.strip().removeprefix("step"), number)
+        if problem is None and count is not None:
+            furthest = max(last for _, last in ranges)
+            if furthest > count:
+                lines = f"{count} line{'' if count == 1 else 's'}"
+                problem = f"step {number} highlights line {furthest}, but {label} has {lines}"
+        if problem is None and step_end == step_index + 1:
+            problem = f"step {number} has no narration: say in a few sentences what its lines do"
+        if problem is None:
+            step.meta["step_lines"] = ranges
+        else:
+            problems.append((line(step), problem))
+            dropped.append((step_index, step_end))
+    return problems
 
 
 def _glossary_patterns(entries: Iterable[GlossaryEntry]) -> tuple[dict[str, str], re.Pattern | None, re.Pattern | None]:
@@ -413,6 +646,11 @@ def _parser(glossary: Iterable[GlossaryEntry], resolver: LinkResolver | None) ->
     for kind in CALLOUTS:
         container_plugin(md, kind, render=_render_callout)
     container_plugin(md, "prompt", render=_render_prompt)
+    container_plugin(md, "walkthrough", render=_render_walkthrough)
+    container_plugin(md, "step", render=_render_step)
+    md.add_render_rule("fence", _fence_rule(md.renderer.rules["fence"]))
+    # Before the other rules: a step it leaves out of the page is not linked, glossed or searched for prompts.
+    md.core.ruler.push("walkthroughs", _check_walkthroughs)
     md.core.ruler.push("discussion_prompts", _collect_prompts)
     md.core.ruler.push("internal_links", _resolve_links(resolver))
     md.core.ruler.push("glossary", _GlossaryLinker(glossary))
@@ -453,6 +691,7 @@ class MarkdownRenderer:
             broken_links=list(env.get("broken_links", [])),
             prompts=list(env.get("prompts", [])),
             prompt_problems=list(env.get("prompt_problems", [])),
+            walkthrough_problems=list(env.get("walkthrough_problems", [])),
         )
 
     def prompts(self, source: str, *, line_offset: int = 0) -> tuple[list[PromptBlock], list[tuple[int, str]]]:
