@@ -22,10 +22,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import yaml
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:
+    import numpy as np
 
 GOLDEN_PATH = Path(__file__).with_name("golden.yaml")
 
@@ -199,6 +201,9 @@ class Retriever:
     def __init__(self, chunks: list[Chunk], config: RagConfig) -> None:
         if not chunks:
             raise ConfigError("The corpus has no text to retrieve from.")
+        # scikit-learn loads with the first retriever, on a worker: the web process only reads configurations.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.chunks = chunks
         self.config = config
         self.vectorizer = TfidfVectorizer(
@@ -217,6 +222,8 @@ class Retriever:
 
     def rank(self, question: str) -> list[Retrieved]:
         """Every chunk, most similar first; ties keep corpus order, so the ranking is deterministic."""
+        import numpy as np
+
         scores = self.scores(question)
         order = np.lexsort((np.arange(len(scores)), -scores))
         return [

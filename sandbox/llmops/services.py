@@ -37,7 +37,7 @@ CORPUS_NAME = "Course corpus"
 CORPUS_TASK = "retrieval"
 NO_CONTENT = (
     "The course's glossary and FAQ are not loaded on this site yet, so there is nothing to retrieve from. "
-    "Whoever runs it loads them with `python manage.py sync_content`; then evaluate again."
+    "Whoever runs it loads them with “python manage.py sync_content”; then evaluate again."
 )
 
 

@@ -134,9 +134,13 @@ def version_detail(request: HttpRequest, number: int) -> HttpResponse:
 @require_POST
 def version_evaluate(request: HttpRequest, number: int) -> HttpResponse:
     version = selectors.version_get_owned(owner=request.user, number=number)
-    # A refusal (already running, no content, full quota, queue down) is answered by the middleware.
-    services.evaluation_queue(version=version)
-    messages.success(request, f"The evaluation of v{version.number} is queued.")
+    try:
+        services.evaluation_queue(version=version)
+    except Refused as refusal:
+        # Already running, no content, a full quota or the queue down: said on the page, as a run's replay does.
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"The evaluation of v{version.number} is queued.")
     return redirect("sandbox:rag_version", version.number)
 
 
@@ -144,7 +148,11 @@ def version_evaluate(request: HttpRequest, number: int) -> HttpResponse:
 @require_POST
 def version_promote(request: HttpRequest, number: int) -> HttpResponse:
     version = selectors.version_get_owned(owner=request.user, number=number)
-    promotion = services.version_promote(version=version)
+    try:
+        promotion = services.version_promote(version=version)
+    except Refused as refusal:
+        messages.error(request, refusal.message)
+        return redirect("sandbox:rag_version", version.number)
     if promotion.passed:
         messages.success(request, f"The gate passed: v{version.number} is now the promoted version.")
     else:

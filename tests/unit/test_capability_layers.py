@@ -7,7 +7,16 @@ them jobs; never the other way. A capability that reaches up would make the lowe
 from tests.unit.test_import_cycles import ROOT, _import_graph
 
 # Lowest first: each capability may import those before it, never those after.
-CAPABILITIES = ["sandbox.jobs", "sandbox.datasets", "sandbox.tracking", "sandbox.registry", "sandbox.serving"]
+CAPABILITIES = [
+    "sandbox.jobs",
+    "sandbox.datasets",
+    "sandbox.tracking",
+    "sandbox.registry",
+    "sandbox.serving",
+    "sandbox.llmops",
+]
+# The RAG sandbox sits on tracking, datasets and jobs only: a branch beside the registry, not above serving.
+LLMOPS_USES = {"sandbox.jobs", "sandbox.datasets", "sandbox.tracking"}
 
 
 def _capability(module: str) -> str | None:
@@ -39,3 +48,16 @@ def test_lessons_never_import_the_sandbox() -> None:
         if target == "sandbox" or target.startswith("sandbox.")
     ]
     assert not reaching, "lessons asks the challenge registry instead of importing sandbox:\n" + "\n".join(reaching)
+
+
+def test_llmops_uses_only_tracking_datasets_and_jobs() -> None:
+    modules, graph = _import_graph()
+    wrong = [
+        f"{modules[module].relative_to(ROOT)}:{line} imports {target}"
+        for module, targets in graph.items()
+        if _capability(module) == "sandbox.llmops"
+        for target, line in targets.items()
+        if _capability(target) not in (None, "sandbox.llmops", *LLMOPS_USES)
+    ]
+    assert any(m.startswith("sandbox.llmops.") for m in modules), "the llmops package is missing"
+    assert not wrong, "sandbox.llmops reaches past tracking:\n" + "\n".join(wrong)
