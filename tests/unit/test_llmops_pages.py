@@ -2,6 +2,7 @@
 and the challenge, with jobs run in-process (eagerly) as the other capabilities' unit tests run them."""
 
 import html
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,6 +16,7 @@ from sandbox.jobs.services import QUEUE_UNREACHABLE
 from sandbox.llmops import rag, services
 from sandbox.llmops.models import RagAnswer, RagConfigVersion, RagPromotion
 from sandbox.models import Dataset, Job, Run
+from tests.llmops_course import glossary_and_faq_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -33,10 +35,8 @@ def media(settings: object, tmp_path: object) -> None:
 
 
 @pytest.fixture
-def real_course(db: None, media: None) -> None:
-    from lessons.services import CONTENT_ROOT, content_sync
-
-    content_sync(root=CONTENT_ROOT)
+def real_course(db: None, media: None, tmp_path: Path) -> None:
+    glossary_and_faq_sync(tmp_path)
 
 
 def _post(client: Client, url: str, data: dict | None, capture: object) -> object:

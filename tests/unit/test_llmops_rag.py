@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.llmops import rag
+from tests.llmops_course import glossary_and_faq_sync
 
 DOCS = [
     rag.Document("glossary:canary", "Canary deployment", "Release to a small share of traffic first. Then widen it."),
@@ -154,10 +155,8 @@ def test_the_pure_module_imports_nothing_of_the_site() -> None:
 
 
 @pytest.fixture
-def real_course(db: None) -> None:
-    from lessons.services import CONTENT_ROOT, content_sync
-
-    content_sync(root=CONTENT_ROOT)
+def real_course(db: None, tmp_path: Path) -> None:
+    glossary_and_faq_sync(tmp_path)
 
 
 def test_the_golden_set_is_well_formed() -> None:
