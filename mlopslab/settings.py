@@ -6,7 +6,9 @@ value they cannot parse instead of guessing. The README lists the variables.
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -60,6 +62,92 @@ def _development_secret_key(path: Path) -> str:
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+_STORAGE_URL_OPTIONS = {"endpoint_url": "endpoint_url", "region": "region_name", "addressing_style": "addressing_style"}
+_AWS_STORAGE_OPTIONS = {
+    "AWS_STORAGE_BUCKET_NAME": "bucket_name",
+    "AWS_S3_ENDPOINT_URL": "endpoint_url",
+    "AWS_S3_REGION_NAME": "region_name",
+}
+_AWS_STORAGE_VARIABLES = tuple(_AWS_STORAGE_OPTIONS)
+
+
+def _endpoint_check(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"{name}: the endpoint {value!r} is not an http:// or https:// address.")
+    return value
+
+
+def storage_from_environment(environ: Mapping[str, str]) -> dict:
+    """STORAGES["default"]: the local folder (MEDIA_ROOT under DATA_DIR) unless STORAGE_URL or AWS_STORAGE_BUCKET_NAME
+    names a bucket of an S3-compatible object store, reached through django-storages (mlopslab.s3.ObjectStorage).
+
+    `STORAGE_URL=s3://bucket[/prefix]?endpoint_url=http://host:9000&region=us-east-1&addressing_style=path`, or the
+    usual AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL and AWS_S3_REGION_NAME. Credentials come from
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (both or neither; neither leaves them to boto3's own chain, an
+    instance role say), never from the URL. A value that cannot be read, or half a configuration, stops the start
+    with a message naming the variable.
+    """
+    raw = environ.get("STORAGE_URL", "").strip()
+    aws = {name: environ.get(name, "").strip() for name in _AWS_STORAGE_VARIABLES}
+    options: dict[str, str] = {}
+    if raw:
+        parts = urlsplit(raw)
+        if parts.scheme != "s3":
+            raise ImproperlyConfigured(
+                f"STORAGE_URL={raw!r}: only s3://bucket URLs are understood; unset it to keep files under DATA_DIR."
+            )
+        if parts.username or parts.password:
+            raise ImproperlyConfigured(
+                "STORAGE_URL must not carry credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead."
+            )
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"STORAGE_URL={raw!r} names no bucket: write s3://<bucket>.")
+        options["bucket_name"] = parts.netloc
+        if parts.path.strip("/"):
+            options["location"] = parts.path.strip("/")
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key not in _STORAGE_URL_OPTIONS:
+                known = ", ".join(_STORAGE_URL_OPTIONS)
+                raise ImproperlyConfigured(f"STORAGE_URL: {key!r} is not an option; the options are {known}.")
+            if not value:
+                raise ImproperlyConfigured(f"STORAGE_URL: the option {key!r} has no value.")
+            options[_STORAGE_URL_OPTIONS[key]] = value
+        for name, option in _AWS_STORAGE_OPTIONS.items():
+            if aws[name] and options.get(option, aws[name]) != aws[name]:
+                raise ImproperlyConfigured(f"STORAGE_URL and {name} disagree ({name}={aws[name]!r}); set one of them.")
+            if aws[name]:
+                options[option] = aws[name]
+    elif aws["AWS_STORAGE_BUCKET_NAME"]:
+        options["bucket_name"] = aws["AWS_STORAGE_BUCKET_NAME"]
+        if aws["AWS_S3_ENDPOINT_URL"]:
+            options["endpoint_url"] = aws["AWS_S3_ENDPOINT_URL"]
+        if aws["AWS_S3_REGION_NAME"]:
+            options["region_name"] = aws["AWS_S3_REGION_NAME"]
+    else:
+        partial = [name for name in _AWS_STORAGE_VARIABLES if aws[name]]
+        if partial:
+            raise ImproperlyConfigured(
+                f"{partial[0]} is set but AWS_STORAGE_BUCKET_NAME is not: name the bucket (or set STORAGE_URL), "
+                f"or unset {partial[0]} to keep files under DATA_DIR."
+            )
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if "endpoint_url" in options:
+        _endpoint_check("STORAGE_URL" if raw else "AWS_S3_ENDPOINT_URL", options["endpoint_url"])
+    if options.get("addressing_style", "path") not in ("path", "virtual", "auto"):
+        raise ImproperlyConfigured(
+            f"STORAGE_URL: addressing_style={options['addressing_style']!r} is not path, virtual or auto."
+        )
+    key, secret = environ.get("AWS_ACCESS_KEY_ID", ""), environ.get("AWS_SECRET_ACCESS_KEY", "")
+    if bool(key) != bool(secret):
+        missing = "AWS_SECRET_ACCESS_KEY" if key else "AWS_ACCESS_KEY_ID"
+        present = "AWS_ACCESS_KEY_ID" if key else "AWS_SECRET_ACCESS_KEY"
+        raise ImproperlyConfigured(f"{present} is set but {missing} is not: the object store needs both, or neither.")
+    if key:
+        options.update(access_key=key, secret_key=secret)
+    return {"BACKEND": "mlopslab.s3.ObjectStorage", "OPTIONS": options}
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -189,8 +277,10 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# Every file the Lab writes or reads (datasets, profiles, model files, bundles, drift uploads) goes through
+# default_storage under keys the app makes: the local folder here, or an object store every host shares.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": storage_from_environment(os.environ),
     # The manifest needs collectstatic, which development and tests never run.
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"

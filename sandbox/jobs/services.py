@@ -16,6 +16,7 @@ from lessons.attempts import progress_refresh
 from mlopslab.broker import redis_problem
 from mlopslab.celery import app
 from mlopslab.refusals import Refused
+from mlopslab.storage import StorageUnavailable
 from sandbox.jobs.models import Job
 from sandbox.jobs.registry import JobError, job_kind
 
@@ -155,7 +156,8 @@ def job_execute(*, job_id: int, redelivered: bool = False) -> None:
         # The limit this worker applied: jobs are sent without limits of their own (see _send).
         limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
         job_fail(job_id=job_id, error=f"The job took longer than its {limit}-second limit and was stopped.")
-    except JobError as exc:
+    except (JobError, StorageUnavailable) as exc:
+        # StorageUnavailable: the object store did not answer; its message names the file, and nothing was saved.
         job_fail(job_id=job_id, error=str(exc))
     except Exception as exc:
         logger.exception("job %s failed", job_id)

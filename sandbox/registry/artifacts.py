@@ -2,7 +2,9 @@
 the file's bytes still hash to the SHA-256 recorded when the run saved it.
 
 Loaded pipelines are kept per process, keyed by path and SHA-256, so the gate and the serving endpoint unpickle
-a version once; a version whose file changed is a different key and is refused before anything is unpickled.
+a version once; a version whose file changed is a different key and is refused before anything is unpickled. The
+path is a storage key and the SHA-256 is the database's, so the key means the same on every host, whichever host
+wrote the file into the store (the local folder, or an object store every host shares).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.core.files.storage import default_storage
 
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
+from mlopslab.storage import StorageUnavailable
 from sandbox.registry.models import ModelVersion
 
 joblib = lazy_module("joblib")
@@ -54,6 +57,9 @@ def model_load(version: ModelVersion) -> Any:
             content = handle.read()
     except OSError:
         raise ModelFileRefused(f"Version {version.number}'s model file is missing.") from None
+    except StorageUnavailable as unavailable:
+        # The store did not answer: the file may well be there, so say so rather than "missing".
+        raise ModelFileRefused(unavailable.message, status=503) from None
     if hashlib.sha256(content).hexdigest() != sha:
         raise ModelFileRefused(
             f"Version {version.number}'s model file no longer matches the SHA-256 recorded when it was trained, "
