@@ -18,7 +18,7 @@ def test_a_new_learner_reads_the_first_stage_and_meets_the_map(live_server: obje
     page.get_by_role("button", name="Sign up").click()
 
     expect(page).to_have_url(re.compile(r"/map/$"))
-    expect(page.get_by_text("0 of 10 stages completed")).to_be_visible()
+    expect(page.get_by_text("0 of 11 stages completed")).to_be_visible()
     locked = page.locator("#node-data-collection")
     expect(locked).to_have_class(re.compile("map-node--locked"))
     expect(locked).to_contain_text("Complete “Problem framing and MLOps foundations” first.")

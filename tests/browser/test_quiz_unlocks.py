@@ -70,4 +70,4 @@ def test_a_learner_passes_stage_one_and_sees_stage_two_unlock(
     status.get_by_role("link", name="Back to your map").click()
     expect(page.locator("#node-problem-framing")).to_have_class(re.compile("map-node--completed"))
     expect(page.locator("#node-data-collection")).to_have_class(re.compile("map-node--open"))
-    expect(page.get_by_text("1 of 10 stages completed")).to_be_visible()
+    expect(page.get_by_text("1 of 11 stages completed")).to_be_visible()

@@ -95,7 +95,7 @@ def test_every_lesson_of_the_course_has_good_prompts_and_each_stage_at_least_one
         if rendered.prompts:
             stages_with_prompts.add(path.parent.name)
     assert problems == []
-    assert len(stages_with_prompts) == 10
+    assert len(stages_with_prompts) == 11
 
 
 # --- extraction ------------------------------------------------------------------------------------------------

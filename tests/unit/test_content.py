@@ -197,7 +197,7 @@ def test_the_command_reports_errors_and_changes_nothing(content: Path) -> None:
 
 def test_the_course_meets_its_own_bar() -> None:
     course = read_content(CONTENT_ROOT)
-    assert len(course.nodes) == 10
+    assert len(course.nodes) == 11
     assert len(course.glossary) >= 40
     assert course.faq
     lessons = [lesson for node in course.nodes for lesson in node.lessons]
