@@ -112,6 +112,15 @@ def test_a_whole_session_evaluates_beats_the_baseline_compares_and_promotes(
     assert reverse("sandbox:rag_version", args=[2]) in run_page
     assert learner_client.post(reverse("sandbox:run_action", args=[run.pk, "replay"])).status_code == 302
     assert not Run.objects.filter(replay_of=run).exists()
+    refused = learner_client.post(reverse("sandbox:run_action", args=[run.pk, "reveal"]), follow=True)
+    assert "no model, test split or replay" in refused.content.decode()
+    run.refresh_from_db()
+    assert run.test_revealed_at is None
+    experiment_url = reverse("sandbox:experiment", args=[run.experiment_id])
+    assert learner_client.get(experiment_url + "?fragment=params", HTTP_HX_REQUEST="true").status_code == 404
+    training = learner_client.post(reverse("sandbox:run_create", args=[run.experiment_id]), {"algorithm": "x"})
+    assert training.status_code == 409
+    assert Run.objects.filter(owner=learner).count() == 2
 
     promoted = learner_client.post(reverse("sandbox:rag_promote", args=[2]))
     assert promoted.status_code == 302
@@ -130,6 +139,12 @@ def test_a_whole_session_evaluates_beats_the_baseline_compares_and_promotes(
     again = learner_client.post(reverse("sandbox:rag_promote", args=[2]), follow=True)
     assert "v2 is already the promoted version." in again.content.decode()
     assert RagPromotion.objects.count() == 1
+    # Deleting the learner takes their versions, runs, answers, verdicts and corpus with them.
+    learner.delete()
+    assert not RagConfigVersion.objects.exists()
+    assert not RagAnswer.objects.exists()
+    assert not Run.objects.exists()
+    assert not Dataset.objects.exists()
 
 
 def test_a_failed_gate_changes_nothing_and_lists_the_lost_questions(
