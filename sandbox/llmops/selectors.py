@@ -35,7 +35,9 @@ class VersionRow:
 
 
 def versions_table(*, owner: User) -> list[VersionRow]:
-    evaluations = RagEvaluation.objects.select_related("run", "run__job").order_by("-created_at", "-pk")
+    evaluations = RagEvaluation.objects.select_related("run", "run__job", "run__experiment").order_by(
+        "-created_at", "-pk"
+    )
     versions = RagConfigVersion.objects.filter(owner=owner).prefetch_related(
         Prefetch("evaluations", queryset=evaluations, to_attr="all_evaluations")
     )

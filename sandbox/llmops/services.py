@@ -136,9 +136,10 @@ def version_save(*, owner: User, config: rag.RagConfig, note: str = "") -> RagCo
         raise RagRefused(" ".join(problems.values()))
     if len(note) > 200:
         raise RagRefused("A note may be at most 200 characters.")
-    corpus = corpus_version_current(owner=owner)
     baseline_ensure(owner=owner)
     with transaction.atomic():
+        # Inside the transaction: a refused job takes a corpus version made for it away too.
+        corpus = corpus_version_current(owner=owner)
         User.objects.select_for_update().filter(pk=owner.pk).first()
         number = (RagConfigVersion.objects.filter(owner=owner).aggregate(n=Max("number"))["n"] or 0) + 1
         version = RagConfigVersion.objects.create(owner=owner, number=number, note=note, **_fields(config))
@@ -173,9 +174,8 @@ def evaluation_queue(*, version: RagConfigVersion) -> RagEvaluation:
     active = version.evaluations.filter(run__status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists()
     if active:
         raise RagRefused(f"v{version.number} is already being evaluated; wait for it to finish.", status=409)
-    corpus = corpus_version_current(owner=version.owner)
     with transaction.atomic():
-        return _queue(version, corpus)
+        return _queue(version, corpus_version_current(owner=version.owner))
 
 
 def _environment() -> dict[str, str]:

@@ -47,7 +47,7 @@ def _home_context(request: HttpRequest, form: RagConfigForm | None = None) -> di
         "answer_words": rag.ANSWER_WORDS,
         "golden_count": len(rag.golden_load()),
         "challenge": challenge_status(CHALLENGE, request.user),
-        "experiment": rows[0].finished.run.experiment if rows and rows[0].finished else None,
+        "experiment": next((row.evaluation.run.experiment for row in rows if row.evaluation), None),
     }
 
 

@@ -255,6 +255,7 @@ def test_a_queue_that_does_not_answer_is_refused_clearly_and_saves_nothing(
     assert evaluate.redirect_chain == [(reverse("sandbox:rag_version", args=[1]), 302)]
     assert QUEUE_UNREACHABLE in html.unescape(evaluate.content.decode())
     assert not Run.objects.exists()
+    assert not Dataset.objects.exists(), "no corpus dataset is left behind by a refused job"
 
 
 def test_a_full_job_quota_is_refused_and_saves_nothing(
