@@ -26,7 +26,7 @@ def test_a_learner_beats_the_baseline_and_promotes_it_through_the_gate(
     live_server: object, celery_worker: object, page: Page, learner: User, settings: object, tmp_path: object
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
-    glossary_and_faq_sync(tmp_path)
+    glossary_and_faq_sync(tmp_path, with_stage=True)
     page.add_init_script(RECORD_CSP_VIOLATIONS)
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Username").fill(learner.username)
@@ -77,6 +77,11 @@ def test_a_learner_beats_the_baseline_and_promotes_it_through_the_gate(
     expect(page.locator("#rag-challenge h2")).to_have_text("Stage 11 challenge: met")
     expect(page.locator("#rag-challenge li.done")).to_have_count(3)
     expect(page.locator("#promoted-version")).to_have_text("v2")
+    # Stage 11's page shows the same three steps met.
+    page.goto(live_server.url + "/map/llmops/")
+    steps = page.locator(".completion .checklist li.done")
+    expect(steps).to_have_count(3)
+    expect(steps.last).to_contain_text("Promote it through the regression gate")
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "rag-home.png", full_page=True)
 
