@@ -1,4 +1,4 @@
-.PHONY: run test test-unit lint format
+.PHONY: run test test-unit lint format scale-out-demo
 
 run:
 	scripts/run.sh
@@ -19,3 +19,10 @@ format:
 	scripts/bootstrap.sh --dev
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+# The production topology on this machine, sharing no disk (moto's S3 server, Redis, PostgreSQL at
+# SCALE_OUT_POSTGRES, gunicorn, workers with their own DATA_DIR), the sandbox's whole path through it
+# with two workers and then one, and how long each took. README, "Production".
+scale-out-demo:
+	scripts/bootstrap.sh --dev
+	.venv/bin/python scripts/scale_out.py --compare

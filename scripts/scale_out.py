@@ -502,12 +502,10 @@ def runs_finished(site: Topology, runs: list[int], timeout: float = 120) -> dict
     return wait_for(done, timeout=timeout, what=f"runs {runs} finishing", every=0.2)
 
 
-def register(browser: Browser, run: int, *, model: str | None = None) -> tuple[int, int]:
-    fields = {"name": model} if model else {}
-    target, values = browser.form(f"/sandbox/models/register/{run}/", f"/sandbox/models/register/{run}/")
-    if not model:  # the next version of the learner's one model, which the select offers
-        fields["model"] = values.get("model", "")
-    answer = browser.submit(f"/sandbox/models/register/{run}/", target, **fields)
+def register(browser: Browser, run: int, *, name: str = "", model: int | None = None) -> tuple[int, int]:
+    """Register the run's model as a new model called `name`, or as the next version of the learner's `model`."""
+    fields = {"model": model, "name": ""} if model else {"model": "", "name": name}
+    answer = browser.submit(f"/sandbox/models/register/{run}/", f"/sandbox/models/register/{run}/", **fields)
     assert answer.status == 200, f"register: {answer.status} {answer.text[:800]}"
     found = re.search(r"/sandbox/models/(\d+)/versions/(\d+)/", answer.url)
     assert found, answer.url
@@ -600,7 +598,7 @@ def whole_path(site: Topology, *, runs: int = 6, say: Callable[[str], None] = pr
     step("trained them: " + ", ".join(f"run {r} on {w}" for r, w in on.items()))
     best = site.value("SELECT id FROM sandbox_run WHERE id = ANY(%s) ORDER BY (metrics->>'accuracy')::float DESC "
                       "NULLS LAST, id LIMIT 1", queued)  # fmt: skip
-    model, number = register(browser, best, model="churn")
+    model, number = register(browser, best, name="churn")
     step(f"registered run {best} as version {number} of model {model}")
     endpoint = f"churn-{secrets.token_hex(3)}"
     deployment = deploy(browser, model, number, endpoint)
@@ -661,11 +659,18 @@ def demo(workers_list: list[int], runs: int, keep: bool) -> dict[int, float]:
     return timings
 
 
+def at_least_one(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=2, help="workers to start (default 2)")
+    parser.add_argument("--workers", type=at_least_one, default=2, help="workers to start (default 2)")
     parser.add_argument("--compare", action="store_true", help="run the path with two workers, then with one")
-    parser.add_argument("--runs", type=int, default=6, help="training runs to queue (default 6)")
+    parser.add_argument("--runs", type=at_least_one, default=6, help="training runs to queue (default 6)")
     parser.add_argument("--keep", action="store_true", help="keep the logs and folders under the work directory")
     args = parser.parse_args()
     timings = demo([2, 1] if args.compare else [args.workers], args.runs, args.keep)
