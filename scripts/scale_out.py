@@ -450,6 +450,7 @@ def _id(pattern: str, url: str) -> int:
 @dataclass
 class PathResult:
     seconds: float
+    training_seconds: float  # from the first run queued to the last one trained
     steps: list[tuple[str, float]]
     train_jobs: dict[int, str]  # run id -> worker name
     deployment: str
@@ -588,10 +589,12 @@ def whole_path(site: Topology, *, runs: int = 6, say: Callable[[str], None] = pr
     version = site.value("SELECT id FROM sandbox_datasetversion WHERE dataset_id = %s AND number = 2", dataset)
     step("added version 2 (the web process stored it; the workers will read it from the bucket)")
     experiment = new_experiment(browser, dataset)
+    training_started = time.monotonic()
     queued = [queue_run(browser, experiment, version, seed) for seed in range(runs)]
     step(f"queued {runs} training runs")
     statuses = runs_finished(site, queued)
     assert set(statuses.values()) == {"succeeded"}, statuses
+    training_seconds = time.monotonic() - training_started
     tasks = dict(site.sql("SELECT r.id, j.celery_task_id FROM sandbox_run r JOIN sandbox_job j ON j.id = r.job_id "
                           "WHERE r.id = ANY(%s)", queued))  # fmt: skip
     on = {run: site.worker_of(tasks[run]) for run in queued}
@@ -617,14 +620,16 @@ def whole_path(site: Topology, *, runs: int = 6, say: Callable[[str], None] = pr
     assert browser.get(f"/sandbox/drift/{report}/").status == 200
     step(f"drift report {report} on an uploaded batch is done")
     ids = {"dataset": dataset, "experiment": experiment, "model": model, "deployment": deployment}
-    return PathResult(seconds=time.monotonic() - started, steps=steps, train_jobs=on, deployment=endpoint,
+    return PathResult(seconds=time.monotonic() - started, training_seconds=training_seconds, steps=steps,
+                      train_jobs=on, deployment=endpoint,
                       predictions=len(predictions), drift_report=report, ids=ids)  # fmt: skip
 
 
 # --- the operator's demo -----------------------------------------------------------------------------------------
 
 
-def demo(workers_list: list[int], runs: int, keep: bool) -> dict[int, float]:
+def demo(workers_list: list[int], runs: int, keep: bool, *, repeats: int = 1) -> dict[int, list[PathResult]]:
+    """Run the path `repeats` times for each worker count, alternating the order, each on a fresh topology."""
     admin = os.environ.get("SCALE_OUT_POSTGRES", DEFAULT_POSTGRES)
     problem = postgres_problem(admin)
     if problem:
@@ -634,29 +639,37 @@ def demo(workers_list: list[int], runs: int, keep: bool) -> dict[int, float]:
     print(f"Working under {work}")
     print("Preparing a template database (migrate, load the course) and the static files...")
     template, static = prepared_template(database, work)
-    timings: dict[int, float] = {}
+    results: dict[int, list[PathResult]] = {workers: [] for workers in workers_list}
     try:
-        for workers in workers_list:
-            print(f"\nStarting the object store, Redis, the database copy, one web process and {workers} worker(s)...")
-            with topology(work / f"{workers}-workers", database, template, static, workers) as site:
-                print(f"  web {site.web_url}, store {site.store_endpoint}, database {site.database_name}")
-                print(f"The whole path with {workers} worker(s):")
-                result = whole_path(site, runs=runs)
-                timings[workers] = result.seconds
-                keys = site.bucket_keys()
-                print(f"  The bucket holds {len(keys)} objects, e.g. " + ", ".join(keys[:4]))
-                for name, files in site.folder_files().items():
-                    print(f"  {name}'s DATA_DIR holds {len(files)} files" + (f": {files}" if files else ""))
-                used = sorted(set(result.train_jobs.values()))
-                print(f"  Training ran on: {', '.join(used)}")
-                print(f"  The whole path took {result.seconds:.1f} s with {workers} worker(s).")
+        for repeat in range(repeats):
+            for workers in workers_list if repeat % 2 == 0 else workers_list[::-1]:
+                print(f"\nStarting the object store, Redis, a database copy, one web process and {workers} worker(s)...")
+                with topology(work / f"{repeat}-{workers}", database, template, static, workers) as site:
+                    print(f"  web {site.web_url}, store {site.store_endpoint}, database {site.database_name}")
+                    print(f"The whole path with {workers} worker(s):")
+                    result = whole_path(site, runs=runs)
+                    results[workers].append(result)
+                    keys = site.bucket_keys()
+                    print(f"  The bucket holds {len(keys)} objects, e.g. " + ", ".join(keys[:4]))
+                    for name, files in site.folder_files().items():
+                        print(f"  {name}'s DATA_DIR holds {len(files)} files" + (f": {files}" if files else ""))
+                    used = sorted(set(result.train_jobs.values()))
+                    print(f"  Training ran on: {', '.join(used)}")
+                    print(f"  The whole path took {result.seconds:.1f} s with {workers} worker(s), "
+                          f"its {runs} training runs {result.training_seconds:.1f} s of it.")  # fmt: skip
     finally:
         database.drop(template)
         if not keep:
             import shutil
 
             shutil.rmtree(work, ignore_errors=True)
-    return timings
+    return results
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def at_least_one(raw: str) -> int:
@@ -671,14 +684,17 @@ def main() -> None:
     parser.add_argument("--workers", type=at_least_one, default=2, help="workers to start (default 2)")
     parser.add_argument("--compare", action="store_true", help="run the path with two workers, then with one")
     parser.add_argument("--runs", type=at_least_one, default=6, help="training runs to queue (default 6)")
+    parser.add_argument("--repeats", type=at_least_one, default=1, help="paths per worker count (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the logs and folders under the work directory")
     args = parser.parse_args()
-    timings = demo([2, 1] if args.compare else [args.workers], args.runs, args.keep)
+    results = demo([2, 1] if args.compare else [args.workers], args.runs, args.keep, repeats=args.repeats)
     print()
-    for workers, seconds in timings.items():
-        print(f"The whole path took {seconds:.1f} s with {workers} worker(s).")
-    if 1 in timings and 2 in timings:
-        print(f"Two workers against one: {timings[1] / timings[2]:.2f}x as fast.")
+    for workers, done in results.items():
+        print(f"The whole path took {median([r.seconds for r in done]):.1f} s with {workers} worker(s) "
+              f"(training {median([r.training_seconds for r in done]):.1f} s), median of {len(done)}.")  # fmt: skip
+    if 1 in results and 2 in results:
+        one, two = (median([r.seconds for r in results[n]]) for n in (1, 2))
+        print(f"One worker's path against two workers': {one / two:.2f}x as long.")
 
 
 if __name__ == "__main__":
