@@ -643,7 +643,7 @@ def demo(workers_list: list[int], runs: int, keep: bool, *, repeats: int = 1) ->
     try:
         for repeat in range(repeats):
             for workers in workers_list if repeat % 2 == 0 else workers_list[::-1]:
-                print(f"\nStarting the object store, Redis, a database copy, one web process and {workers} worker(s)...")
+                print(f"\nStarting the object store, Redis, a database copy, a web process and {workers} worker(s)...")
                 with topology(work / f"{repeat}-{workers}", database, template, static, workers) as site:
                     print(f"  web {site.web_url}, store {site.store_endpoint}, database {site.database_name}")
                     print(f"The whole path with {workers} worker(s):")
