@@ -334,3 +334,20 @@ def test_the_corpus_is_not_offered_for_training(
     dataset_page = learner_client.get(reverse("sandbox:dataset", args=[corpus.dataset_id])).content.decode()
     assert "Train on it in an experiment" not in dataset_page
     assert learner_client.get(reverse("sandbox:dataset_version", args=[corpus.dataset_id, 1])).status_code == 200
+
+
+def test_the_evaluation_reports_progress_question_by_question(
+    learner: User, learner_client: Client, real_course: None, celery_eager: None
+) -> None:
+    learner_client.get(reverse("sandbox:rag"))
+    evaluation = services.evaluation_queue(version=RagConfigVersion.objects.get(owner=learner, number=1))
+    reported = []
+    services.evaluation_run(
+        run_id=evaluation.run_id, on_progress=lambda percent, message: reported.append((percent, message))
+    )
+    total = len(rag.golden_load())
+    assert reported[0] == (1, "Reading the corpus and the golden set")
+    assert [message for _, message in reported[1:]] == [f"Golden question {i} of {total}" for i in range(1, total + 1)]
+    percents = [percent for percent, _ in reported]
+    assert percents == sorted(percents)
+    assert percents[-1] == 99, "100 is the job's own, once its result is saved"
