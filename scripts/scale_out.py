@@ -432,7 +432,8 @@ def _multipart(boundary: str, fields: dict, files: dict) -> bytes:
 
 def churn_csv(seed: int, rows: int = 1500) -> bytes:
     """A CSV a learner could have exported: the course's churn generator's table (sandbox/ml/datasets.py)."""
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from sandbox.ml.datasets import make_churn
 
     return make_churn(rows=rows, seed=seed).to_csv(index=False).encode()
