@@ -1,6 +1,6 @@
 """The production topology on one machine, with parts that share no disk, and the sandbox's whole path through it.
 
-    .venv/bin/python scripts/scale_out.py [--workers 2] [--compare] [--runs 6]   (make scale-out-demo)
+    .venv/bin/python scripts/scale_out.py [--workers 2] [--compare] [--runs 8] [--repeats 1]   (make scale-out-demo)
 
 It starts, each on a free port of 127.0.0.1:
 
@@ -574,7 +574,7 @@ def drift_report(browser: Browser, site: Topology, deployment: int, timeout: flo
     return report, status
 
 
-def whole_path(site: Topology, *, runs: int = 6, say: Callable[[str], None] = print) -> PathResult:
+def whole_path(site: Topology, *, runs: int = 8, say: Callable[[str], None] = print) -> PathResult:
     """The sandbox's path through the topology, each step over HTTP; returns what it made and how long it took."""
     steps: list[tuple[str, float]] = []
     started = last = time.monotonic()
@@ -690,7 +690,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=at_least_one, default=2, help="workers to start (default 2)")
     parser.add_argument("--compare", action="store_true", help="run the path with two workers, then with one")
-    parser.add_argument("--runs", type=at_least_one, default=6, help="training runs to queue (default 6)")
+    parser.add_argument("--runs", type=at_least_one, default=8, help="training runs to queue (default 8)")
     parser.add_argument("--repeats", type=at_least_one, default=1, help="paths per worker count (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the logs and folders under the work directory")
     args = parser.parse_args()
