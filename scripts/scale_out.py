@@ -458,6 +458,8 @@ class PathResult:
     predictions: int
     drift_report: int
     ids: dict[str, int] = field(default_factory=dict)
+    browser: Browser | None = None  # the signed-in learner, to go on from where the path ended
+    bearer: str = ""  # the API token the path created
 
 
 def sign_up(site: Topology) -> Browser:
@@ -546,6 +548,11 @@ def token(browser: Browser, deployment: int) -> str:
 
 
 def predict(browser: Browser, endpoint: str, bearer: str, rows: int = 25) -> list:
+    return predict_answer(browser, endpoint, bearer, rows)[0]
+
+
+def predict_answer(browser: Browser, endpoint: str, bearer: str, rows: int = 25) -> tuple[list, Answer]:
+    """The predictions for `rows` fresh rows, and the whole answer (its headers name the version that answered)."""
     import pandas as pd
 
     features = pd.read_csv(io.BytesIO(churn_csv(seed=3, rows=rows))).drop(columns=[TARGET])
@@ -556,7 +563,7 @@ def predict(browser: Browser, endpoint: str, bearer: str, rows: int = 25) -> lis
     assert answer.status == 200, f"invocations: {answer.status} {answer.text[:500]}"
     predictions = json.loads(answer.text)["predictions"]
     assert len(predictions) == rows
-    return predictions
+    return predictions, answer
 
 
 def drift_report(browser: Browser, site: Topology, deployment: int, timeout: float = 90) -> tuple[int, str]:
@@ -626,10 +633,11 @@ def whole_path(site: Topology, *, runs: int = 8, say: Callable[[str], None] = pr
     assert report_status == "done", report_status
     assert browser.get(f"/sandbox/drift/{report}/").status == 200
     step(f"drift report {report} on an uploaded batch is done")
-    ids = {"dataset": dataset, "experiment": experiment, "model": model, "deployment": deployment}
+    ids = {"dataset": dataset, "experiment": experiment, "model": model, "deployment": deployment, "run": best}
     return PathResult(seconds=time.monotonic() - started, training_seconds=training_seconds, steps=steps,
                       train_jobs=on, deployment=endpoint,
-                      predictions=len(predictions), drift_report=report, ids=ids)  # fmt: skip
+                      predictions=len(predictions), drift_report=report, ids=ids, browser=browser,
+                      bearer=bearer)  # fmt: skip
 
 
 # --- the operator's demo -----------------------------------------------------------------------------------------

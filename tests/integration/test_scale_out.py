@@ -83,6 +83,18 @@ def test_the_whole_path_runs_on_two_workers_that_share_no_disk(prepared: tuple) 
         assert bundle in keys
         body = s3.get_object(Bucket=scale_out.BUCKET, Key=bundle)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == bundle_sha
+        # A second version released from the web and deployed by a worker: the web process, which had version 1
+        # loaded, answers with version 2 once the deployment's revision changed, whichever host wrote the file.
+        browser = result.browser
+        deployment, model = result.ids["deployment"], result.ids["model"]
+        other = site.value("SELECT id FROM sandbox_run WHERE id <> %s ORDER BY id LIMIT 1", result.ids["run"])
+        _, two = scale_out.register(browser, other, model=model)
+        answer = browser.submit(f"/sandbox/deployments/{deployment}/", f"/sandbox/deployments/{deployment}/release/",
+                                version=two, alias="", strategy="single", reason="version 2")  # fmt: skip
+        assert answer.status == 200, answer.text[:800]
+        assert scale_out.release_settled(site, deployment)[0] == "live"
+        _, answered = scale_out.predict_answer(browser, result.deployment, result.bearer)
+        assert answered.headers["X-Model-Version"] == "2"
         upload = site.value("SELECT upload_file FROM sandbox_driftreport WHERE id = %s", result.drift_report)
         assert upload.startswith("monitoring/")
         assert upload in keys
