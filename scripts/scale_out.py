@@ -45,6 +45,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -366,7 +367,7 @@ class Answer:
     status: int
     url: str
     text: str
-    headers: dict[str, str]
+    headers: Message  # case-insensitive, as HTTP names are
     body: bytes
 
 
@@ -392,10 +393,10 @@ class Browser:
             with self.opener.open(request, timeout=timeout) as response:
                 raw = response.read()
                 return Answer(response.status, response.geturl(), raw.decode(errors="replace"),
-                              dict(response.headers), raw)  # fmt: skip
+                              response.headers, raw)  # fmt: skip
         except urllib.error.HTTPError as error:
             raw = error.read()
-            return Answer(error.code, error.geturl(), raw.decode(errors="replace"), dict(error.headers), raw)
+            return Answer(error.code, error.geturl(), raw.decode(errors="replace"), error.headers, raw)
 
     def get(self, path: str) -> Answer:
         return self.request("GET", path)
