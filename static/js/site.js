@@ -216,12 +216,12 @@ document.addEventListener("change", function (event) {
   });
 })();
 
-// A code block wider than its box scrolls; it takes keyboard focus so that it can be
-// scrolled without a mouse.
+// A code block wider (or, as a walkthrough's code box, taller) than its box scrolls; it takes
+// keyboard focus so that it can be scrolled without a mouse.
 (function () {
   function mark(root) {
     root.querySelectorAll("pre").forEach(function (pre) {
-      if (pre.scrollWidth > pre.clientWidth) pre.setAttribute("tabindex", "0");
+      if (pre.scrollWidth > pre.clientWidth || pre.scrollHeight > pre.clientHeight) pre.setAttribute("tabindex", "0");
       else pre.removeAttribute("tabindex");
     });
   }
