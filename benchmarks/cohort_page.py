@@ -1,7 +1,7 @@
 """Issue 13's two speed targets: the cohort page with 200 learners and the full bank (<= 300 ms), and the lesson
 editor's live preview of a 1,500-word lesson (<= 50 ms median), both measured in one run.
 
-A throw-away SQLite database (or DATABASE_URL) gets the course from lessons/content (its ten stages and every
+A throw-away SQLite database (or DATABASE_URL) gets the course from lessons/content (its eleven stages and every
 question), an instructor and a cohort of N learners (default 200). Each learner has reached a stage drawn at
 random: every stage before it completed, its own quiz passed for some, with one to three finished attempts at
 each stage reached, every graded question of the stage answered (right with a chance set by the learner's

@@ -1,4 +1,4 @@
-"""The issue-11 and issue-12 benchmark scripts import and read their arguments without starting anything."""
+"""The benchmark scripts import and read their arguments without starting anything."""
 
 import py_compile
 import subprocess
@@ -18,6 +18,7 @@ FLAGS = {
     "cohort_page.py": "--renders",
     "community.py": "--renders",
     "lesson_preview.py": "--runs",
+    "scale_out.py": "--runs",
 }
 
 
