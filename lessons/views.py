@@ -57,6 +57,33 @@ def _readable_lesson(request: HttpRequest, node_slug: str, lesson_slug: str) -> 
     return lesson
 
 
+def drawn_edges(states: list) -> list[tuple]:
+    """The map's lines: each stage's prerequisites less those another of its prerequisites already requires.
+
+    LLMOps needs testing and deployment, and deployment needs testing already: a second line from testing would
+    cross the stages between them and read as if they were required too. Stage pages list every prerequisite.
+    """
+    by_slug = {s.node.slug: s for s in states}
+    ancestors: dict[str, set[str]] = {}
+
+    def above(slug: str, seen: frozenset = frozenset()) -> set[str]:
+        if slug not in ancestors:
+            found: set[str] = set()
+            for parent in by_slug[slug].prerequisite_slugs:
+                if parent in by_slug and parent not in seen:  # a cycle is reported by map_problem, not followed
+                    found |= {parent} | above(parent, seen | {slug})
+            ancestors[slug] = found
+        return ancestors[slug]
+
+    edges = []
+    for state in states:
+        parents = [slug for slug in state.prerequisite_slugs if slug in by_slug]
+        for slug in parents:
+            if not any(slug in above(other) for other in parents if other != slug):
+                edges.append((by_slug[slug], state))
+    return edges
+
+
 @login_required
 @require_GET
 def lifecycle_map(request: HttpRequest) -> HttpResponse:
@@ -66,10 +93,9 @@ def lifecycle_map(request: HttpRequest) -> HttpResponse:
     standing = tuple((s.node.pk, s.state, s.lessons_read) for s in states)
 
     def render_body() -> str:
-        by_slug = {s.node.slug: s for s in states}
         context = {
             "states": states,
-            "edges": [(by_slug[slug], s) for s in states for slug in s.prerequisite_slugs if slug in by_slug],
+            "edges": drawn_edges(states),
             "rows": max((s.depth for s in states), default=0) + 1,
             "lanes": max((s.lane for s in states), default=0) + 1,
             "progress": selectors.course_progress(states),

@@ -138,3 +138,14 @@ def test_an_admin_edit_re_renders_the_lesson(admin_client: object, course: objec
     assert '<h2 id="new-heading">New heading</h2>' in lesson.html
     assert "<script>" not in lesson.html
     assert 'data-term="data-drift"' in lesson.html
+
+
+def test_the_map_draws_no_line_for_a_prerequisite_another_one_already_requires(
+    learner_client: object, course: object
+) -> None:
+    first, second = Node.objects.get(slug="first"), Node.objects.get(slug="second")
+    third = Node.objects.create(slug="third", title="The third node", order=3)
+    third.prerequisites.set([first, second])  # second already requires first
+    html = learner_client.get(reverse("lessons:map")).content.decode()
+    assert html.count("<line ") == 2  # first to second, second to third: none from first to third
+    assert "The third node" in html
