@@ -140,7 +140,8 @@
   } else {
     setUpAll(document);
   }
+  // Fired on the element whose content was swapped in (event.detail.elt is the one that asked for it).
   document.addEventListener("htmx:afterSettle", function (event) {
-    setUpAll(event.detail.elt && event.detail.elt.isConnected ? event.detail.elt : document);
+    setUpAll(event.target instanceof Element && event.target.isConnected ? event.target : document);
   });
 })();

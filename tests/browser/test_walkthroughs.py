@@ -6,7 +6,7 @@ listed under the code. Both forms pass axe and do not scroll sideways on a phone
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -255,3 +255,38 @@ def test_the_walkthrough_as_a_list_passes_axe(page: Page, lesson_url: str) -> No
         violations = _serious_violations(page)
         assert not violations, f"the list at {viewport['width']} px: axe found\n" + "\n".join(violations)
         _no_sideways_scroll(page)
+
+
+def test_the_studio_preview_steps_and_keeps_its_step_as_the_instructor_types(
+    page: Page, lesson_url: str, django_user_model: type, instructors: Group
+) -> None:
+    django_user_model.objects.create_user(username="ines", password=PASSWORD).groups.add(instructors)
+    edit = lesson_url.replace(reverse("lessons:lesson", args=["first", "walkthrough"]), "") + reverse(
+        "studio:lesson_edit", args=["first", "walkthrough"]
+    )
+    page.goto(edit)
+    page.get_by_label("Username").fill("ines")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    preview = page.locator("#lesson-preview-body")
+    train = preview.locator("section.walkthrough").first
+    expect(train.locator(".walkthrough__status")).to_have_text("Step 1 / 7")
+    train.get_by_role("button", name="Next").click()
+    train.get_by_role("button", name="Next").click()
+    expect(train.locator(".walkthrough__status")).to_have_text("Step 3 / 7: Line 10")
+
+    body = page.locator("#id_body")
+    text = body.input_value()
+    with page.expect_response(lambda r: r.url.endswith(reverse("studio:lesson_preview"))):
+        body.fill(text.replace("One list, used", "A single list, used"))
+    expect(train.locator(".walkthrough__status")).to_have_text("Step 3 / 7")
+    expect(train.locator("li.walkthrough__step:visible")).to_contain_text("A single list, used")
+    assert _highlighted(train) == [10]
+    expect(preview.locator(".walkthrough__controls")).to_have_count(2)  # set up once per swap, not twice
+
+    # A problem typed into a step is named by its line; the good steps still step.
+    with page.expect_response(lambda r: r.url.endswith(reverse("studio:lesson_preview"))):
+        body.fill(text.replace("::: step 26-30", "::: step 26-90"))
+    problem = "step 7 highlights line 90, but pipelines/train.py has 30 lines"
+    expect(preview.locator(".problems")).to_contain_text(problem)
+    expect(train.locator(".walkthrough__status")).to_have_text("Step 3 / 6")
