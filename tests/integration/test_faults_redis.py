@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from sandbox.jobs.runners import FIRST_MODEL
-from sandbox.jobs.services import JobRefused, job_create, jobs_send_again
+from sandbox.jobs.services import SEND_AGAIN_AFTER, JobRefused, job_create, jobs_send_again
 from sandbox.jobs.tasks import run_job
 from sandbox.models import Job
 from tests.integration.faults import (
@@ -87,10 +87,18 @@ def test_no_accepted_job_is_lost_when_the_embedded_redis_restarts(
         unfinished = Job.objects.filter(pk__in=[job.pk for job in accepted], status__in=Job.ACTIVE)
         with contextlib.suppress(AssertionError):
             wait_for(lambda: not unfinished.exists(), timeout=60, what="every accepted job ending", every=0.5)
-        lost = list(unfinished.values_list("pk", flat=True))
+        # A message Redis took back from the worker as it went down (popped, not yet recorded as
+        # unacknowledged) exists nowhere but in that worker's memory, and the worker drops it when
+        # its connection goes. Beat's next round sends such a job again (jobs_send_again); the
+        # design promises no more than that, so the test runs that round rather than waiting for it.
+        sent_again = jobs_send_again(now=timezone.now() + SEND_AGAIN_AFTER) if unfinished.exists() else 0
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: not unfinished.exists(), timeout=30, what="the jobs sent again ending", every=0.5)
+        lost = list(unfinished.values_list("pk", "status"))
     print(f"RESULT jobs_lost_over_redis_restarts: {len(lost)} of {len(accepted)} accepted "
-          f"({refused} refused, {restarts} restarts during {submissions} submissions)")  # fmt: skip
-    assert not lost, f"{len(lost)} of {len(accepted)} accepted jobs never ran"
+          f"({refused} refused, {sent_again} sent again by beat's round, {restarts} restarts "
+          f"during {submissions} submissions)")  # fmt: skip
+    assert not lost, f"{len(lost)} of {len(accepted)} accepted jobs never ran (id, status): {lost}"
     assert set(Job.objects.filter(pk__in=[job.pk for job in accepted]).values_list("status", flat=True)) == {
         Job.Status.SUCCEEDED
     }
