@@ -216,13 +216,13 @@ document.addEventListener("change", function (event) {
   });
 })();
 
-// A code block wider (or, as a walkthrough's code box, taller) than its box scrolls; it takes
-// keyboard focus so that it can be scrolled without a mouse.
+// A code block or a lesson's table wider (or, as a walkthrough's code box, taller) than its box
+// scrolls; it takes keyboard focus so that it can be scrolled without a mouse.
 (function () {
   function mark(root) {
-    root.querySelectorAll("pre").forEach(function (pre) {
-      if (pre.scrollWidth > pre.clientWidth || pre.scrollHeight > pre.clientHeight) pre.setAttribute("tabindex", "0");
-      else pre.removeAttribute("tabindex");
+    root.querySelectorAll("pre, .prose table").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight) box.setAttribute("tabindex", "0");
+      else box.removeAttribute("tabindex");
     });
   }
   document.addEventListener("DOMContentLoaded", function () {
