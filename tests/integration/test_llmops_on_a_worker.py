@@ -1,7 +1,5 @@
 """A real Celery worker evaluates RAG configuration versions on the golden set and the pages follow it."""
 
-import time
-
 import pytest
 from django.urls import reverse
 
@@ -9,20 +7,10 @@ from sandbox.jobs.models import Job
 from sandbox.llmops import rag, services
 from sandbox.llmops.models import RagAnswer
 from sandbox.models import Run
+from tests.integration.test_runs_on_a_worker import _wait
 from tests.llmops_course import glossary_and_faq_sync
 
 pytestmark = pytest.mark.integration
-
-
-def _wait(runs: list[Run], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in runs:
-            run.refresh_from_db()
-        if all(run.status in (Run.Status.SUCCEEDED, Run.Status.FAILED) for run in runs):
-            return
-        time.sleep(0.1)
-    pytest.fail("evaluations did not finish")
 
 
 def test_a_worker_evaluates_the_baseline_and_a_better_version(
