@@ -308,16 +308,18 @@ def test_the_renderer_version_moved_so_that_sync_renders_every_lesson_again() ->
     assert RENDERER_VERSION >= 2
 
 
-def test_every_walkthrough_in_the_course_is_sound() -> None:
+def test_every_walkthrough_in_the_course_is_sound_and_every_stage_has_one() -> None:
     from lessons.content_files import read_content
 
-    found = 0
+    found = {}
     for node in read_content(CONTENT_ROOT).nodes:
+        found[node.slug] = 0
         for lesson in node.lessons:
             rendered = render_markdown(lesson.body, line_offset=lesson.body_line - 1)
             assert rendered.walkthrough_problems == [], lesson.path
-            found += rendered.html.count('<section class="walkthrough">')
-    assert found >= 1
+            found[node.slug] += rendered.html.count('<section class="walkthrough">')
+    assert len(found) == 11, found
+    assert [slug for slug, count in found.items() if count == 0] == [], found
 
 
 # --- the highlight's colours -----------------------------------------------------------------
