@@ -15,6 +15,7 @@ import logging
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.exceptions import RetriesExceededError
 from storages.backends.s3 import S3Storage
 
 from mlopslab.storage import StorageUnavailable
@@ -62,7 +63,8 @@ class ObjectStorage(S3Storage):
             if _missing(exc):
                 raise FileNotFoundError(f"File does not exist: {name}") from None
             raise _unavailable("reading", name, exc) from None
-        except BotoCoreError as exc:
+        except (BotoCoreError, RetriesExceededError) as exc:
+            # RetriesExceededError: s3transfer gave up on a download the store kept cutting short.
             raise _unavailable("reading", name, exc) from None
         return file
 

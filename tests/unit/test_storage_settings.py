@@ -2,10 +2,13 @@
 store when STORAGE_URL (or AWS_STORAGE_BUCKET_NAME) names a bucket, and a start-up error naming the variable for a
 value that cannot be read or half a configuration."""
 
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -108,6 +111,49 @@ def test_a_store_that_does_not_answer_is_a_clear_refusal_naming_the_file() -> No
         store.open("datasets/1/1.csv")
     with pytest.raises(StorageUnavailable, match="while looking for"):
         store.exists("datasets/1/1.csv")
+
+
+class _CutShort(http.server.BaseHTTPRequestHandler):
+    """A store that finds the object, then drops the connection three bytes into every download of it."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _headers(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "100")
+        self.send_header("ETag", '"abc"')
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        self._headers()
+
+    def do_GET(self) -> None:
+        self._headers()
+        self.wfile.write(b"abc")
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def cut_short_store() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutShort)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_download_the_store_keeps_cutting_short_is_the_same_clear_refusal(cut_short_store: str) -> None:
+    from mlopslab.s3 import ObjectStorage
+
+    store = ObjectStorage(bucket_name="lab", endpoint_url=cut_short_store, region_name="us-east-1",
+                          access_key="k", secret_key="s")  # fmt: skip
+    with pytest.raises(StorageUnavailable, match=r"while reading runs/1/model\.joblib"):
+        store.open("runs/1/model.joblib")
 
 
 def test_the_object_store_backend_saves_overwrites_reads_and_reports_a_missing_key() -> None:
