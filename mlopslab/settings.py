@@ -105,6 +105,11 @@ def storage_from_environment(environ: Mapping[str, str]) -> dict:
             )
         if not parts.hostname:
             raise ImproperlyConfigured(f"STORAGE_URL={raw!r} names no bucket: write s3://<bucket>.")
+        if ":" in parts.netloc:
+            raise ImproperlyConfigured(
+                f"STORAGE_URL={raw!r}: {parts.netloc!r} is not a bucket name; the store's address goes in "
+                "?endpoint_url=http://host:port, as in s3://<bucket>?endpoint_url=http://127.0.0.1:9000."
+            )
         options["bucket_name"] = parts.netloc
         if parts.path.strip("/"):
             options["location"] = parts.path.strip("/")

@@ -65,6 +65,7 @@ def test_the_usual_aws_variables_choose_the_object_store_too() -> None:
         ({"STORAGE_URL": "/srv/files"}, "STORAGE_URL='/srv/files': only s3://bucket URLs"),
         ({"STORAGE_URL": "s3://"}, "STORAGE_URL='s3://' names no bucket"),
         ({"STORAGE_URL": "s3://key:secret@lab"}, "STORAGE_URL must not carry credentials"),
+        ({"STORAGE_URL": "s3://minio:9000/lab"}, "'minio:9000' is not a bucket name; the store's address goes in"),
         ({"STORAGE_URL": "s3://lab?endpoint=http://x"}, "STORAGE_URL: 'endpoint' is not an option"),
         ({"STORAGE_URL": "s3://lab?region="}, "STORAGE_URL: the option 'region' has no value"),
         ({"STORAGE_URL": "s3://lab?endpoint_url=127.0.0.1:9000"}, "STORAGE_URL: the endpoint '127.0.0.1:9000'"),
