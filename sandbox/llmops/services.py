@@ -269,6 +269,17 @@ def version_promote(*, version: RagConfigVersion) -> RagPromotion:
     its verdict; only a passed gate makes `version` the promoted one. Refused (409) when there is nothing to
     compare: the version is the promoted one, or either lacks a finished evaluation on that corpus."""
     owner = version.owner
+    with transaction.atomic():
+        # Two promotions at once are judged one after the other, the second against what the first promoted.
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        promotion = _gate_and_record(version)
+    if promotion.passed:
+        progress_refresh(user=owner)
+    return promotion
+
+
+def _gate_and_record(version: RagConfigVersion) -> RagPromotion:
+    owner = version.owner
     current = promoted_version(owner=owner)
     if current.pk == version.pk:
         raise RagRefused(f"v{version.number} is already the promoted version.", status=409)
@@ -302,6 +313,4 @@ def version_promote(*, version: RagConfigVersion) -> RagPromotion:
         lost=result.lost,
         beats_baseline=beats,
     )
-    if result.passed:
-        progress_refresh(user=owner)
     return promotion

@@ -2,11 +2,14 @@
 and the challenge, with jobs run in-process (eagerly) as the other capabilities' unit tests run them."""
 
 import html
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -185,6 +188,43 @@ def test_promoting_before_an_evaluation_is_refused_with_the_reason(
     assert "evaluate v1 again first" in response.content.decode()
     assert not RagPromotion.objects.exists()
     assert v2.evaluations.count() == 1
+
+
+def test_two_promotions_at_once_are_judged_one_after_the_other(
+    learner: User, course: object, media: None, celery_eager: None, transactional_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # Committed transactions run the queued evaluations in this thread, eagerly.
+    services.evaluation_queue(version=services.baseline_ensure(owner=learner))
+    two = services.version_save(owner=learner, config=rag.RagConfig(top_k=2))
+    three = services.version_save(owner=learner, config=rag.RagConfig(top_k=4))
+    assert Run.objects.filter(owner=learner, status=Run.Status.SUCCEEDED).count() == 3
+    gate = rag.gate
+
+    def slow_gate(*args: object) -> rag.GateResult:
+        time.sleep(0.3)  # long enough for the other request to read the promoted version too, unless it waits
+        return gate(*args)
+
+    monkeypatch.setattr(rag, "gate", slow_gate)
+    start = threading.Barrier(2)
+
+    def promote(version: RagConfigVersion) -> None:
+        try:
+            start.wait()
+            services.version_promote(version=version)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=promote, args=(version,)) for version in (two, three)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    first, second = RagPromotion.objects.order_by("pk").select_related("candidate", "against")
+    assert first.passed, first.reasons
+    assert first.against.number == 1
+    assert second.against == first.candidate, "the second gate compares with what the first promoted"
+    assert services.promoted_version(owner=learner) == second.candidate
 
 
 @pytest.mark.parametrize(
