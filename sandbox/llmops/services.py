@@ -171,10 +171,12 @@ def _queue(version: RagConfigVersion, corpus: DatasetVersion) -> RagEvaluation:
 def evaluation_queue(*, version: RagConfigVersion) -> RagEvaluation:
     """Queue an evaluation of `version` on the course content as synced now; refused, queueing nothing, while one
     is already waiting or running (409), without content (409), a full quota (429) or a queue down (503)."""
-    active = version.evaluations.filter(run__status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists()
-    if active:
-        raise RagRefused(f"v{version.number} is already being evaluated; wait for it to finish.", status=409)
     with transaction.atomic():
+        # Checked under the learner's lock, so that two clicks at once queue one evaluation.
+        User.objects.select_for_update().filter(pk=version.owner_id).first()
+        active = version.evaluations.filter(run__status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists()
+        if active:
+            raise RagRefused(f"v{version.number} is already being evaluated; wait for it to finish.", status=409)
         return _queue(version, corpus_version_current(owner=version.owner))
 
 

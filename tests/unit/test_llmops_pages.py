@@ -355,6 +355,39 @@ def test_an_evaluation_already_waiting_is_not_queued_twice(
     assert version.evaluations.count() == 1
 
 
+def test_two_evaluations_asked_at_once_queue_one(
+    learner: User, course: object, media: None, transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sandbox.jobs.services.redis_problem", lambda url, **kwargs: None)
+    monkeypatch.setattr("sandbox.jobs.services._send", lambda job_id, task_id: None)  # the jobs stay queued
+    version = services.baseline_ensure(owner=learner)
+    corpus_version_current = services.corpus_version_current
+
+    def slow_corpus(*, owner: User) -> object:
+        time.sleep(0.3)  # long enough for the other request to find nothing queued yet, unless it waits
+        return corpus_version_current(owner=owner)
+
+    monkeypatch.setattr(services, "corpus_version_current", slow_corpus)
+    start, refused = threading.Barrier(2), []
+
+    def evaluate() -> None:
+        try:
+            start.wait()
+            services.evaluation_queue(version=version)
+        except services.RagRefused as refusal:
+            refused.append(refusal.status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert version.evaluations.count() == 1
+    assert refused == [409]
+
+
 def test_a_saved_version_cannot_change() -> None:
     user = User.objects.create_user("u")
     version = RagConfigVersion.objects.create(owner=user, number=1, **rag.BASELINE.as_params())
