@@ -36,12 +36,7 @@
     var steps = own(section, "li.walkthrough__step");
     if (section.classList.contains("walkthrough--stepper") || steps.length === 0) return;
     var pre = own(section, "pre.walkthrough__code")[0] || null;
-    var lines = {};
-    if (pre) {
-      pre.querySelectorAll(".walkthrough__line[data-line]").forEach(function (line) {
-        lines[line.dataset.line] = line;
-      });
-    }
+    var lines = pre ? Array.prototype.slice.call(pre.querySelectorAll(".walkthrough__line[data-line]")) : [];
     var controls = document.createElement("div");
     controls.className = "walkthrough__controls";
     var previous = button("← Previous", "walkthrough__previous");
@@ -67,18 +62,19 @@
       steps.forEach(function (step, i) {
         step.hidden = i !== index;
       });
-      Object.keys(lines).forEach(function (number) {
-        lines[number].classList.remove("is-current");
-      });
+      // Over the file's lines, never over the numbers a step names: a peer's answer on the lesson page can hold a
+      // walkthrough without code whose step says 1-99999999999.
+      var wanted = ranges(steps[index].dataset.lines);
       var first = null, last = null;
-      ranges(steps[index].dataset.lines).forEach(function (range) {
-        for (var n = range[0]; n <= range[1]; n++) {
-          var line = lines[String(n)];
-          if (!line) continue;
-          line.classList.add("is-current");
-          first = first || line;
-          last = line;
-        }
+      lines.forEach(function (line) {
+        var n = Number(line.dataset.line);
+        var lit = wanted.some(function (range) {
+          return range[0] <= n && n <= range[1];
+        });
+        line.classList.toggle("is-current", lit);
+        if (!lit) return;
+        first = first || line;
+        last = line;
       });
       var label = steps[index].querySelector(".walkthrough__lines");
       status.textContent = "Step " + (index + 1) + " / " + steps.length;

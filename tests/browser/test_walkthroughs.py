@@ -10,6 +10,8 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from community import prompts
+from community.models import DiscussionPrompt
 from lessons.services import content_sync
 from tests.browser.test_layout_and_accessibility import (
     DESKTOP,
@@ -255,6 +257,35 @@ def test_the_walkthrough_as_a_list_passes_axe(page: Page, lesson_url: str) -> No
         violations = _serious_violations(page)
         assert not violations, f"the list at {viewport['width']} px: axe found\n" + "\n".join(violations)
         _no_sideways_scroll(page)
+
+
+# A learner's answer is rendered as any Markdown is, walkthroughs included, and is shown on the lesson page, where
+# walkthrough.js steps it; without a code block nothing bounds the lines its steps name.
+PEER_WALKTHROUGH = (
+    ":::: walkthrough mine.py\n::: step 1-99999999999999\nEvery line there is.\n:::\n\n"
+    "::: step 2\nJust one.\n:::\n::::\n"
+)
+
+
+def test_a_peers_walkthrough_naming_lines_by_the_billion_does_not_hang_the_lesson(
+    page: Page, tmp_path: Path, live_server: object, learner: User, other_learner: User
+) -> None:
+    content = write_content_tree(tmp_path)
+    (content / "01-first" / "02-walkthrough.md").write_text(
+        LESSON + "\n::: prompt why-split\nWhy hold a quarter back?\n:::\n"
+    )
+    content_sync(root=content)
+    prompt = DiscussionPrompt.objects.get(slug="why-split")
+    prompts.prompt_answer_save(prompt=prompt, author=other_learner, body=PEER_WALKTHROUGH)
+    prompts.prompt_answer_save(prompt=prompt, author=learner, body="To score the model on rows it never saw.")
+    page.set_default_timeout(10_000)
+    page.set_viewport_size(DESKTOP)
+    _log_in(page, live_server.url + reverse("lessons:lesson", args=["first", "walkthrough"]))
+    peer = page.locator(".prompt-peers section.walkthrough")
+    expect(peer.locator(".walkthrough__status")).to_have_text("Step 1 / 2")
+    peer.get_by_role("button", name="Next").click()
+    expect(peer.locator(".walkthrough__status")).to_have_text("Step 2 / 2: Line 2")
+    expect(page.locator("section.walkthrough").first.locator(".walkthrough__status")).to_have_text("Step 1 / 7")
 
 
 def test_the_studio_preview_steps_and_keeps_its_step_as_the_instructor_types(
