@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from mlopslab.refusals import Refused
+from mlopslab.storage import StorageUnavailable
 from sandbox.datasets import services as dataset_services
 from sandbox.ml import training
 from sandbox.models import AliasEvent, Dataset, Experiment, ModelAlias, ModelVersion, RegisteredModel, Run, Validation
@@ -272,6 +273,29 @@ def test_the_loader_refuses_a_file_whose_sha256_changed_and_a_path_the_app_did_n
     version.model_file = "datasets/elsewhere.joblib"
     with pytest.raises(Refused):
         artifacts.model_load(version)
+
+
+def test_a_store_that_does_not_answer_is_a_503_naming_the_file_and_the_model_loads_once_it_answers(
+    cancer: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = registry.model_version_register(run=trained_run(cancer), model_name="m")
+    artifacts.model_cache_clear()
+
+    class Unanswered:
+        def open(self, name: str, mode: str = "rb") -> object:
+            raise StorageUnavailable(f"The object store did not answer while reading {name}; nothing was saved.")
+
+    monkeypatch.setattr(artifacts, "default_storage", Unanswered())
+    # A ModelFileRefused, which the gate, the deploy job and the endpoint each answer in their own way.
+    with pytest.raises(artifacts.ModelFileRefused) as refused:
+        artifacts.model_load(version)
+    # Not "missing": the file may well be there.
+    assert (refused.value.status, refused.value.message) == (
+        503,
+        f"The object store did not answer while reading {version.model_file}; nothing was saved.",
+    )
+    monkeypatch.setattr(artifacts, "default_storage", default_storage)
+    assert hasattr(artifacts.model_load(version), "predict")
 
 
 def test_rollback_needs_a_reason_and_is_recorded_as_one(cancer: Dataset, learner: User) -> None:
