@@ -306,6 +306,10 @@ def test_a_full_job_quota_is_refused_and_saves_nothing(
     response = learner_client.post(reverse("sandbox:rag_version_create"), BETTER)
     assert response.status_code == 429
     assert RagConfigVersion.objects.filter(number__gte=2).count() == 0
+    evaluate = learner_client.post(reverse("sandbox:rag_evaluate", args=[1]), follow=True)
+    assert "the most one learner may have" in evaluate.content.decode()
+    assert not Run.objects.exists()
+    assert not Dataset.objects.exists(), "no corpus dataset is left behind by a refused job"
 
 
 def test_without_synced_content_the_page_says_so_and_nothing_is_queued(
