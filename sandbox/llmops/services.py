@@ -16,7 +16,6 @@ from lessons.attempts import progress_refresh
 from lessons.models import FaqEntry, GlossaryTerm
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
-from mlopslab.version import code_version
 from sandbox.datasets import services as dataset_services
 from sandbox.datasets.models import Dataset, DatasetVersion
 from sandbox.datasets.selectors import version_frame
@@ -25,6 +24,7 @@ from sandbox.jobs.services import job_create
 from sandbox.llmops import rag
 from sandbox.llmops.models import RagAnswer, RagConfigVersion, RagEvaluation, RagPromotion
 from sandbox.tracking.models import Experiment, Run, runs_reindex
+from sandbox.tracking.services import environment
 
 pd = lazy_module("pandas")
 
@@ -180,12 +180,6 @@ def evaluation_queue(*, version: RagConfigVersion) -> RagEvaluation:
         return _queue(version, corpus_version_current(owner=version.owner))
 
 
-def _environment() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {"scikit-learn": version("scikit-learn"), "code": code_version()}
-
-
 def evaluation_run(*, run_id: int, on_progress: ProgressCallback) -> dict:
     """Evaluate the run's configuration on the golden set over its corpus version (called by a worker)."""
     run = Run.objects.select_related("dataset_version", "rag_evaluation").get(pk=run_id)
@@ -238,7 +232,7 @@ def evaluation_run(*, run_id: int, on_progress: ProgressCallback) -> dict:
             status=Run.Status.SUCCEEDED,
             metrics=metrics,
             rows={"golden questions": len(results), "documents": len(documents)},
-            environment=_environment(),
+            environment=environment(),
             finished_at=timezone.now(),
         )
         runs_reindex(run_ids=[run_id], groups=["metrics"])

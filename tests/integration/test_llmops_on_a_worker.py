@@ -31,7 +31,7 @@ def test_a_worker_evaluates_the_baseline_and_a_better_version(
     assert RagAnswer.objects.filter(evaluation__run=second).count() == len(rag.golden_load())
     job = Job.objects.get(pk=second.job_id)
     assert (job.status, job.progress, job.kind) == (Job.Status.SUCCEEDED, 100, services.RAG_EVAL)
-    assert set(second.environment) == {"scikit-learn", "code"}
+    assert set(second.environment) == {"python", "scikit-learn", "pandas", "numpy", "code"}
 
     client.force_login(learner)
     fragment = client.get(reverse("sandbox:rag_version", args=[2]) + "?fragment=evaluation", HTTP_HX_REQUEST="true")
