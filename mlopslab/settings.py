@@ -77,6 +77,12 @@ def _endpoint_check(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ImproperlyConfigured(f"{name}: the endpoint {value!r} is not an http:// or https:// address.")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}: the endpoint {value!r} has a port that is not a number up to 65535."
+        ) from None
     return value
 
 

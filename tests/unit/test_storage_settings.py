@@ -69,6 +69,8 @@ def test_the_usual_aws_variables_choose_the_object_store_too() -> None:
         ({"STORAGE_URL": "s3://lab?endpoint=http://x"}, "STORAGE_URL: 'endpoint' is not an option"),
         ({"STORAGE_URL": "s3://lab?region="}, "STORAGE_URL: the option 'region' has no value"),
         ({"STORAGE_URL": "s3://lab?endpoint_url=127.0.0.1:9000"}, "STORAGE_URL: the endpoint '127.0.0.1:9000'"),
+        ({"STORAGE_URL": "s3://lab?endpoint_url=http://127.0.0.1:abc"}, "has a port that is not a number"),
+        ({"AWS_STORAGE_BUCKET_NAME": "lab", "AWS_S3_ENDPOINT_URL": "http://x:99999"}, "'http://x:99999' has a port"),
         ({"STORAGE_URL": "s3://lab?addressing_style=sideways"}, "addressing_style='sideways'"),
         ({"STORAGE_URL": "s3://lab", "AWS_STORAGE_BUCKET_NAME": "other"}, "STORAGE_URL and AWS_STORAGE_BUCKET_NAME"),
         ({"AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9000"}, "AWS_S3_ENDPOINT_URL is set but AWS_STORAGE_BUCKET_NAME"),
