@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from lessons.challenges import challenge_status
 from sandbox.jobs.runners import FIRST_MODEL
-from sandbox.jobs.services import QUEUE_UNREACHABLE
+from sandbox.jobs.services import QUEUE_UNREACHABLE, job_fail
 from sandbox.llmops import rag, services
 from sandbox.llmops.models import RagAnswer, RagConfigVersion, RagPromotion
 from sandbox.models import Dataset, Job, Run
@@ -346,6 +346,20 @@ def test_a_job_that_fails_leaves_a_failed_run_with_its_reason(
     page = learner_client.get(reverse("sandbox:rag_version", args=[1])).content.decode()
     assert "FileNotFoundError" in page
     assert "Evaluate again" in page
+
+
+def test_a_job_that_ends_before_its_run_starts_fails_the_run_and_frees_the_version(
+    learner: User, learner_client: Client, course: object, media: None, celery_eager: None
+) -> None:
+    learner_client.get(reverse("sandbox:rag"))
+    version = RagConfigVersion.objects.get(owner=learner, number=1)
+    evaluation = services.evaluation_queue(version=version)  # on_commit never runs inside the test's transaction
+    # As when its message cannot be sent, or its worker dies twice: the job ends without the run ever starting.
+    job_fail(job_id=Run.objects.get(pk=evaluation.run_id).job_id, error="The worker stopped twice.")
+    run = Run.objects.get(pk=evaluation.run_id)
+    assert (run.status, run.error) == (Run.Status.FAILED, "The worker stopped twice.")
+    services.evaluation_queue(version=version)
+    assert version.evaluations.count() == 2
 
 
 def test_an_evaluation_already_waiting_is_not_queued_twice(
