@@ -89,6 +89,9 @@
       next.disabled = index === steps.length - 1;
       if (focused === previous && previous.disabled) next.focus();
       if (focused === next && next.disabled) previous.focus();
+      // A link in the narration just hidden would leave focus on the page, out of reach of the arrow keys.
+      var left = focused && focused.closest ? focused.closest(".walkthrough__step") : null;
+      if (left && left.hidden && steps.indexOf(left) >= 0) (next.disabled ? previous : next).focus();
       if (pre && first) {
         // Within the code box only: scrollIntoView would scroll the page as well.
         var top = first.offsetTop, height = last.offsetTop + last.offsetHeight - top;

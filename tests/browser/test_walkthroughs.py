@@ -61,7 +61,7 @@ PARAMS = "train:\n  seed: 0\n  test_size: 0.25\nfeatures:\n  - tenure_months\n  
 STEPS = [
     ("1-3", "Lines 1–3", "**The docstring and the standard library.** What the script is for, then `json` and `Path`."),
     ("5-8", "Lines 5–8", "**The libraries it trains with.** pandas reads the table; scikit-learn fits and scores."),
-    ("10", "Line 10", "**The features.** One list, used for training and scoring alike."),
+    ("10", "Line 10", "**The features.** One list, used for training and scoring alike ([the map](/map/))."),
     ("13-15", "Lines 13–15", "**Loading.** Rows missing a feature or the label are dropped."),
     ("18-23", "Lines 18–23", "**Training.** A stratified split keeps the churn share the same in both parts."),
     ("19, 23", "Lines 19, 23", "**The split and the score.** The held-out quarter is what the AUC is measured on."),
@@ -152,6 +152,16 @@ def test_a_learner_steps_through_a_walkthrough_with_buttons_and_arrow_keys(page:
     page.keyboard.press("ArrowLeft")
     expect(status).to_have_text("Step 5 / 7: Lines 18–23")
     assert _highlighted(train) == [18, 19, 20, 21, 22, 23]
+
+    # From a link in a step's narration, the arrow keys go on stepping: focus moves to a button as the step hides.
+    previous.click()
+    previous.click()
+    train.get_by_role("link", name="the map").focus()
+    page.keyboard.press("ArrowRight")
+    expect(status).to_have_text("Step 4 / 7: Lines 13–15")
+    expect(next_).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(status).to_have_text("Step 5 / 7: Lines 18–23")
 
     # The code box scrolls to the step's lines; the page stays where it is.
     code = train.locator("pre.walkthrough__code")
