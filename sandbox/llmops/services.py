@@ -260,6 +260,16 @@ def _facts(evaluation: RagEvaluation) -> dict[str, bool]:
     return dict(evaluation.answers.values_list("question_id", "fact_found"))
 
 
+def _golden_asked(evaluation: RagEvaluation) -> list[tuple]:
+    """The golden set as the evaluation asked it: each question's id, wording, expected documents and fact."""
+    return [
+        (qid, question, tuple(expected), fact)
+        for qid, question, expected, fact in evaluation.answers.values_list(
+            "question_id", "question", "expected", "fact"
+        )
+    ]
+
+
 def version_promote(*, version: RagConfigVersion) -> RagPromotion:
     """Run the regression gate for `version` against the promoted version, on the same corpus version, and keep
     its verdict; only a passed gate makes `version` the promoted one. Refused (409) when there is nothing to
@@ -291,6 +301,13 @@ def _gate_and_record(version: RagConfigVersion) -> RagPromotion:
         raise RagRefused(
             f"The promoted v{current.number} has no finished evaluation on the corpus v{version.number} was "
             f"evaluated on; evaluate v{current.number} again first, so both are judged on the same content.",
+            status=409,
+        )
+    if _golden_asked(candidate) != _golden_asked(against):
+        # A question added, dropped or reworded since: the averages and the lost questions would not compare.
+        raise RagRefused(
+            f"The promoted v{current.number} was last evaluated on another version of the golden set than "
+            f"v{version.number}; evaluate v{current.number} again first, so both answer the same questions.",
             status=409,
         )
     result = rag.gate(candidate.run.metrics, against.run.metrics, _facts(candidate), _facts(against))

@@ -190,6 +190,26 @@ def test_promoting_before_an_evaluation_is_refused_with_the_reason(
     assert v2.evaluations.count() == 1
 
 
+def test_promoting_against_an_evaluation_of_another_golden_set_is_refused(
+    learner: User, learner_client: Client, course: object, media: None, celery_eager: None,
+    django_capture_on_commit_callbacks: object,
+) -> None:  # fmt: skip
+    capture = django_capture_on_commit_callbacks
+    learner_client.get(reverse("sandbox:rag"))
+    base_run = _evaluate(learner_client, 1, capture)
+    assert _save(learner_client, BETTER, capture).status_code == 302
+    # v1 was evaluated before a release that retired one golden question, answered then, and added another.
+    retired = RagAnswer.objects.filter(evaluation__run=base_run).order_by("position").first()
+    RagAnswer.objects.filter(pk=retired.pk).update(question_id="a-retired-question", fact_found=True)
+    response = learner_client.post(reverse("sandbox:rag_promote", args=[2]), follow=True)
+    assert "another version of the golden set" in response.content.decode()
+    assert "evaluate v1 again first" in response.content.decode()
+    assert not RagPromotion.objects.exists()
+    _evaluate(learner_client, 1, capture)
+    assert learner_client.post(reverse("sandbox:rag_promote", args=[2])).status_code == 302
+    assert RagPromotion.objects.get().lost == []
+
+
 def test_two_promotions_at_once_are_judged_one_after_the_other(
     learner: User, course: object, media: None, celery_eager: None, transactional_db: None,
     monkeypatch: pytest.MonkeyPatch,
