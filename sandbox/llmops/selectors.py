@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db.models import Prefetch
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from mlopslab.figures import axis, figure_html
 from sandbox.llmops import rag
@@ -19,10 +19,7 @@ SHOWN_PROMOTIONS = 20
 
 def version_get_owned(*, owner: User, number: int) -> RagConfigVersion:
     """The learner's own version `number`, or 404: another learner's versions are not theirs to number."""
-    version = RagConfigVersion.objects.filter(owner=owner, number=number).first()
-    if version is None:
-        raise Http404("You have no configuration version with that number.")
-    return version
+    return get_object_or_404(RagConfigVersion, owner=owner, number=number)
 
 
 @dataclass
