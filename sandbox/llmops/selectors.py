@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
+from lessons.models import FaqEntry, GlossaryTerm
 from mlopslab.figures import axis, figure_html
 from sandbox.llmops import rag
 from sandbox.llmops.models import RagConfigVersion, RagEvaluation, RagPromotion
@@ -20,6 +21,11 @@ SHOWN_PROMOTIONS = 20
 def version_get_owned(*, owner: User, number: int) -> RagConfigVersion:
     """The learner's own version `number`, or 404: another learner's versions are not theirs to number."""
     return get_object_or_404(RagConfigVersion, owner=owner, number=number)
+
+
+def content_loaded() -> bool:
+    """Whether the course's glossary or FAQ has been synced on this site, so that there is anything to retrieve."""
+    return GlossaryTerm.objects.exists() or FaqEntry.objects.exists()
 
 
 @dataclass

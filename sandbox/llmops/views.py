@@ -10,7 +10,6 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
 from lessons.challenges import challenge_status
-from lessons.models import FaqEntry, GlossaryTerm
 from mlopslab.refusals import Refused, refusal_to_form
 from sandbox.llmops import rag, selectors, services
 from sandbox.llmops.forms import RagConfigForm, initial_from
@@ -41,7 +40,7 @@ def _home_context(request: HttpRequest, form: RagConfigForm | None = None) -> di
         "active": selectors.any_active(rows),
         "chart": selectors.hit_rates_chart(rows),
         "promotions": selectors.promotions_owned(owner=request.user),
-        "has_content": GlossaryTerm.objects.exists() or FaqEntry.objects.exists(),
+        "has_content": selectors.content_loaded(),
         "no_content": services.NO_CONTENT,
         "prices": _prices(),
         "answer_words": rag.ANSWER_WORDS,
