@@ -3,6 +3,7 @@ put the new version out as a canary, promote it when it does well, and write all
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -23,6 +24,7 @@ from django.utils import timezone
 from lessons.attempts import progress_refresh
 from mlopslab.lazy import lazy_module
 from mlopslab.refusals import Refused
+from mlopslab.storage import StorageUnavailable
 from sandbox.datasets.selectors import version_class_count, version_frame
 from sandbox.jobs.models import Job
 from sandbox.jobs.registry import JobError, ProgressCallback
@@ -496,13 +498,20 @@ def report_start(
                 status=409,
             )
         source = DriftReport.Source.WINDOW
-    with transaction.atomic():
-        report = DriftReport.objects.create(
-            owner=owner, deployment=deployment, version=version, reference=version.dataset_version,
-            source=source, window=window, upload_file=upload_file, tests=tests, drift_share=drift_share,
-        )  # fmt: skip
-        job = _queue(owner, DRIFT_REPORT, {"report_id": report.pk})
-        DriftReport.objects.filter(pk=report.pk).update(job=job)
+    try:
+        with transaction.atomic():
+            report = DriftReport.objects.create(
+                owner=owner, deployment=deployment, version=version, reference=version.dataset_version,
+                source=source, window=window, upload_file=upload_file, tests=tests, drift_share=drift_share,
+            )  # fmt: skip
+            job = _queue(owner, DRIFT_REPORT, {"report_id": report.pk})
+            DriftReport.objects.filter(pk=report.pk).update(job=job)
+    except MonitoringRefused:
+        # A full or unreachable queue: the report's row went with the transaction, and its upload goes too.
+        if upload_file:
+            with contextlib.suppress(StorageUnavailable, OSError):
+                default_storage.delete(upload_file)
+        raise
     report.refresh_from_db()
     return report
 

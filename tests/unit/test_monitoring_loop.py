@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
@@ -263,6 +264,18 @@ def test_a_report_with_nothing_to_read_or_a_bad_upload_is_refused(learner: User,
     with pytest.raises(services.MonitoringRefused, match="no test"):
         services.report_start(owner=learner, deployment=live, tests={FEATURE: ["t-test", None]})
     assert not DriftReport.objects.exists()
+
+
+def test_an_upload_refused_for_a_full_queue_leaves_no_report_and_no_file(
+    learner: User, live: Deployment, v1: ModelVersion, settings: object
+) -> None:
+    raw = version_frame(v1.dataset_version).head(50).drop(columns=["target"]).to_csv(index=False).encode()
+    settings.JOBS_PER_LEARNER = 0
+    with pytest.raises(services.MonitoringRefused, match="the most one learner may have"):
+        services.report_start(owner=learner, deployment=live, upload=raw)
+    assert not DriftReport.objects.exists()
+    _, files = default_storage.listdir(f"monitoring/{learner.pk}")
+    assert files == []
 
 
 def test_an_uploaded_batch_is_tested_against_the_reference(
