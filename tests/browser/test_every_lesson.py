@@ -6,17 +6,16 @@ instructor passes every stage's lock, so one sign-in reaches all of them; each l
 """
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from lessons.models import Lesson
 from lessons.services import content_sync
+from tests.browser.test_course_paths import _learner, _log_in
 from tests.browser.test_layout_and_accessibility import PHONE, TOO_WIDE, _serious_violations
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "a long passphrase 42"
 
 
 def test_every_lesson_fits_a_phone_and_passes_axe(
@@ -25,14 +24,10 @@ def test_every_lesson_fits_a_phone_and_passes_axe(
     content_sync()
     lessons = list(Lesson.objects.select_related("node").order_by("node__order", "order"))
     assert len(lessons) >= 40, f"only {len(lessons)} lessons were synced"
-    instructor: User = django_user_model.objects.create_user(username="teacher", password=PASSWORD)
+    instructor = _learner(django_user_model, "teacher")
     instructor.user_permissions.add(Permission.objects.get(codename="author_content"))
     page.set_viewport_size(PHONE)
-    page.goto(live_server.url + reverse("login"))
-    page.get_by_label("Username").fill(instructor.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator(".user-menu summary")).to_have_text(instructor.username)
+    _log_in(page, live_server, instructor)
     for lesson in lessons:
         name = f"{lesson.node.slug}/{lesson.slug}"
         with subtests.test(msg=name):
